@@ -1,0 +1,456 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/*
+ * CRM and telephony entities of IMPORT_FORMAT.md. Primary keys are the source
+ * system's ids (strings), so imports and connectors upsert without a lookup;
+ * references are validated by the importer rather than by FOREIGN KEYs, because
+ * the format allows references in any line order (and leads ↔ deals refer to
+ * each other). Unknown fields go to `extra`.
+ */
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const departments = pgTable('departments', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  parentId: text('parent_id'),
+  extra: jsonb('extra'),
+});
+
+export const managers = pgTable(
+  'managers',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    departmentId: text('department_id'),
+    role: text('role', { enum: ['manager', 'head', 'admin'] })
+      .notNull()
+      .default('manager'),
+    active: boolean('active').notNull().default(true),
+    phone: text('phone'),
+    email: text('email'),
+    extra: jsonb('extra'),
+  },
+  (t) => [index('managers_department_idx').on(t.departmentId)],
+);
+
+export const pipelines = pgTable('pipelines', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  entity: text('entity', { enum: ['lead', 'deal'] }).notNull(),
+  extra: jsonb('extra'),
+});
+
+/**
+ * Stages. `semantic`/`probability` are the effective values the metrics use:
+ * the imported value unless an admin overrode it (`voronka stages set`), because
+ * real CRMs have custom "successfully closed" stages that are not final.
+ */
+export const stages = pgTable(
+  'stages',
+  {
+    id: text('id').primaryKey(),
+    pipelineId: text('pipeline_id').notNull(),
+    name: text('name').notNull(),
+    sort: integer('sort').notNull(),
+    semantic: text('semantic', { enum: ['open', 'won', 'lost'] }).notNull(),
+    probability: doublePrecision('probability'),
+    importedSemantic: text('imported_semantic', { enum: ['open', 'won', 'lost'] }).notNull(),
+    importedProbability: doublePrecision('imported_probability'),
+    semanticOverride: text('semantic_override', { enum: ['open', 'won', 'lost'] }),
+    probabilityOverride: doublePrecision('probability_override'),
+    extra: jsonb('extra'),
+  },
+  (t) => [index('stages_pipeline_idx').on(t.pipelineId, t.sort)],
+);
+
+export const sources = pgTable('sources', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  extra: jsonb('extra'),
+});
+
+export const phoneLines = pgTable('phone_lines', {
+  number: text('number').primaryKey(),
+  name: text('name').notNull(),
+  sourceId: text('source_id'),
+  extra: jsonb('extra'),
+});
+
+export const companies = pgTable('companies', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: tstz('created_at').notNull(),
+  extra: jsonb('extra'),
+});
+
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: text('id').primaryKey(),
+    name: text('name'),
+    phones: text('phones').array().notNull().default(sql`'{}'::text[]`),
+    companyId: text('company_id'),
+    createdAt: tstz('created_at').notNull(),
+    city: text('city'),
+    extra: jsonb('extra'),
+  },
+  (t) => [index('contacts_company_idx').on(t.companyId)],
+);
+
+/** One row per (phone, contact): "is this number known?" and "whose number is it?" lookups. */
+export const contactPhones = pgTable(
+  'contact_phones',
+  {
+    phone: text('phone').notNull(),
+    contactId: text('contact_id').notNull(),
+    contactCreatedAt: tstz('contact_created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.phone, t.contactId] }),
+    index('contact_phones_contact_idx').on(t.contactId),
+  ],
+);
+
+export const leads = pgTable(
+  'leads',
+  {
+    id: text('id').primaryKey(),
+    title: text('title'),
+    pipelineId: text('pipeline_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    sourceId: text('source_id'),
+    utm: jsonb('utm'),
+    utmCampaign: text('utm_campaign'),
+    managerId: text('manager_id'),
+    contactId: text('contact_id'),
+    companyId: text('company_id'),
+    city: text('city'),
+    createdAt: tstz('created_at').notNull(),
+    closedAt: tstz('closed_at'),
+    dealId: text('deal_id'),
+    /** Последняя активность as of the latest write; see METRICS.md "Last activity". */
+    lastActivityAt: tstz('last_activity_at'),
+    extra: jsonb('extra'),
+  },
+  (t) => [
+    index('leads_created_idx').on(t.createdAt),
+    index('leads_manager_created_idx').on(t.managerId, t.createdAt),
+    index('leads_stage_idx').on(t.stageId),
+    index('leads_contact_idx').on(t.contactId),
+    index('leads_deal_idx').on(t.dealId),
+    index('leads_last_activity_idx').on(t.lastActivityAt),
+  ],
+);
+
+export const deals = pgTable(
+  'deals',
+  {
+    id: text('id').primaryKey(),
+    title: text('title'),
+    pipelineId: text('pipeline_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    managerId: text('manager_id'),
+    amount: numeric('amount', { precision: 18, scale: 2, mode: 'number' }).notNull().default(0),
+    currency: text('currency').notNull().default('RUB'),
+    sourceId: text('source_id'),
+    leadId: text('lead_id'),
+    contactId: text('contact_id'),
+    companyId: text('company_id'),
+    createdAt: tstz('created_at').notNull(),
+    closedAt: tstz('closed_at'),
+    lostReason: text('lost_reason'),
+    lastActivityAt: tstz('last_activity_at'),
+    extra: jsonb('extra'),
+  },
+  (t) => [
+    index('deals_created_idx').on(t.createdAt),
+    index('deals_closed_idx').on(t.closedAt),
+    index('deals_stage_manager_idx').on(t.stageId, t.managerId),
+    index('deals_manager_idx').on(t.managerId),
+    index('deals_contact_idx').on(t.contactId, t.createdAt),
+    index('deals_company_idx').on(t.companyId, t.createdAt),
+    index('deals_lead_idx').on(t.leadId),
+    index('deals_last_activity_idx').on(t.lastActivityAt),
+  ],
+);
+
+export const stageHistory = pgTable(
+  'stage_history',
+  {
+    entity: text('entity', { enum: ['lead', 'deal'] }).notNull(),
+    entityId: text('entity_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    at: tstz('at').notNull(),
+    managerId: text('manager_id'),
+    extra: jsonb('extra'),
+  },
+  (t) => [primaryKey({ columns: [t.entity, t.entityId, t.at, t.stageId] })],
+);
+
+export const activities = pgTable(
+  'activities',
+  {
+    id: text('id').primaryKey(),
+    type: text('type', { enum: ['meeting', 'email', 'case', 'task', 'comment', 'other'] }).notNull(),
+    entity: text('entity', { enum: ['lead', 'deal', 'contact', 'company'] }),
+    entityId: text('entity_id'),
+    managerId: text('manager_id'),
+    createdAt: tstz('created_at').notNull(),
+    deadline: tstz('deadline'),
+    completedAt: tstz('completed_at'),
+    extra: jsonb('extra'),
+  },
+  (t) => [
+    index('activities_entity_idx').on(t.entity, t.entityId),
+    index('activities_completed_idx').on(t.completedAt),
+    index('activities_manager_completed_idx').on(t.managerId, t.completedAt),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    title: text('title'),
+    creatorId: text('creator_id'),
+    responsibleId: text('responsible_id').notNull(),
+    departmentId: text('department_id'),
+    project: text('project'),
+    createdAt: tstz('created_at').notNull(),
+    startPlanAt: tstz('start_plan_at'),
+    startedAt: tstz('started_at'),
+    deadlineAt: tstz('deadline_at'),
+    closedAt: tstz('closed_at'),
+    entity: text('entity', { enum: ['lead', 'deal', 'contact', 'company'] }),
+    entityId: text('entity_id'),
+    extra: jsonb('extra'),
+  },
+  (t) => [
+    index('tasks_deadline_idx').on(t.deadlineAt),
+    index('tasks_responsible_idx').on(t.responsibleId, t.deadlineAt),
+    index('tasks_entity_idx').on(t.entity, t.entityId),
+  ],
+);
+
+export const calls = pgTable(
+  'calls',
+  {
+    id: text('id').primaryKey(),
+    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    startedAt: tstz('started_at').notNull(),
+    answeredAt: tstz('answered_at'),
+    endedAt: tstz('ended_at'),
+    durationSec: integer('duration_sec').notNull(),
+    status: text('status', { enum: ['answered', 'missed', 'busy', 'no_answer', 'failed'] }).notNull(),
+    managerId: text('manager_id'),
+    clientPhone: text('client_phone').notNull(),
+    lineNumber: text('line_number'),
+    entity: text('entity', { enum: ['lead', 'deal', 'contact', 'company'] }),
+    entityId: text('entity_id'),
+    recordingUrl: text('recording_url'),
+    /** A transcript string (TRANSCRIPTS.md formats 1, 2, 4) or a JSON segment array (format 3). */
+    transcript: jsonb('transcript'),
+    extra: jsonb('extra'),
+  },
+  (t) => [
+    index('calls_started_idx').on(t.startedAt),
+    index('calls_manager_started_idx').on(t.managerId, t.startedAt),
+    index('calls_phone_started_idx').on(t.clientPhone, t.startedAt),
+    index('calls_entity_idx').on(t.entity, t.entityId),
+  ],
+);
+
+export const plans = pgTable(
+  'plans',
+  {
+    /** Natural key: month|metric|manager|department|pipeline, since plan rows carry no id. */
+    key: text('key').primaryKey(),
+    month: text('month').notNull(),
+    metric: text('metric', { enum: ['amount', 'count'] }).notNull(),
+    target: numeric('target', { precision: 18, scale: 2, mode: 'number' }).notNull(),
+    managerId: text('manager_id'),
+    departmentId: text('department_id'),
+    pipelineId: text('pipeline_id'),
+    bonus: numeric('bonus', { precision: 18, scale: 2, mode: 'number' }),
+    extra: jsonb('extra'),
+  },
+  (t) => [index('plans_month_idx').on(t.month)],
+);
+
+/* ---------- The application's own tables ---------- */
+
+/** A person allowed to talk to the bot, bound to a manager record and a role. */
+export const botUsers = pgTable('bot_users', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role', { enum: ['manager', 'head', 'admin'] }).notNull(),
+  managerId: text('manager_id'),
+  timeZone: text('time_zone'),
+  /** Where per-call breakdowns and digests go by default. */
+  preferredChannel: text('preferred_channel', { enum: ['telegram', 'whatsapp', 'console'] }),
+  createdAt: tstz('created_at').notNull().defaultNow(),
+  revokedAt: tstz('revoked_at'),
+});
+
+export const messengerIdentities = pgTable(
+  'messenger_identities',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => botUsers.id, { onDelete: 'cascade' }),
+    channel: text('channel', { enum: ['telegram', 'whatsapp', 'console'] }).notNull(),
+    externalId: text('external_id').notNull(),
+    chatId: text('chat_id').notNull(),
+    /** Last inbound message time: WhatsApp's 24-hour customer service window. */
+    lastInboundAt: tstz('last_inbound_at'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('messenger_identities_channel_ext_uq').on(t.channel, t.externalId)],
+);
+
+export const invites = pgTable('invites', {
+  code: text('code').primaryKey(),
+  role: text('role', { enum: ['manager', 'head', 'admin'] }).notNull(),
+  managerId: text('manager_id'),
+  name: text('name'),
+  createdAt: tstz('created_at').notNull().defaultNow(),
+  expiresAt: tstz('expires_at').notNull(),
+  usedAt: tstz('used_at'),
+  usedByUserId: integer('used_by_user_id'),
+});
+
+/** Per-chat dialogue state (follow-ups, pending clarifications). Never kept in memory. */
+export const dialogueStates = pgTable('dialogue_states', {
+  chatKey: text('chat_key').primaryKey(),
+  state: jsonb('state').notNull(),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+});
+
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => botUsers.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['daily', 'weekly'] }).notNull(),
+    channel: text('channel', { enum: ['telegram', 'whatsapp', 'console'] }).notNull(),
+    /** Local time of day, HH:MM. */
+    timeOfDay: text('time_of_day').notNull().default('09:00'),
+    /** ISO weekday for weekly digests, 1 = Monday. */
+    weekday: integer('weekday'),
+    timeZone: text('time_zone').notNull(),
+    active: boolean('active').notNull().default(true),
+    alerts: jsonb('alerts'),
+    quietFrom: text('quiet_from'),
+    quietTo: text('quiet_to'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('subscriptions_user_kind_channel_uq').on(t.userId, t.kind, t.channel)],
+);
+
+/** The outbox: one row per message to deliver; `key` makes every delivery happen once. */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    key: text('key').notNull(),
+    userId: integer('user_id'),
+    channel: text('channel', { enum: ['telegram', 'whatsapp', 'console'] }).notNull(),
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').notNull(),
+    status: text('status', { enum: ['pending', 'sending', 'sent', 'delivered', 'read', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    late: boolean('late').notNull().default(false),
+    externalId: text('external_id'),
+    scheduledAt: tstz('scheduled_at').notNull().defaultNow(),
+    sentAt: tstz('sent_at'),
+    updatedAt: tstz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('deliveries_key_uq').on(t.key),
+    index('deliveries_status_idx').on(t.status, t.scheduledAt),
+    index('deliveries_external_idx').on(t.externalId),
+  ],
+);
+
+/** One AI breakdown per call and analyzer version ("Разбор звонка"). */
+export const callAnalyses = pgTable(
+  'call_analyses',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    callId: text('call_id').notNull(),
+    analyzer: text('analyzer').notNull(),
+    model: text('model'),
+    breakdown: jsonb('breakdown').notNull(),
+    confidence: doublePrecision('confidence'),
+    readiness: integer('readiness'),
+    churnRisk: text('churn_risk'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('call_analyses_call_analyzer_uq').on(t.callId, t.analyzer),
+    index('call_analyses_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Where each CRM/telephony source's incremental sync stands. */
+export const syncState = pgTable('sync_state', {
+  source: text('source').primaryKey(),
+  cursor: jsonb('cursor'),
+  status: text('status').notNull().default('idle'),
+  lastSyncAt: tstz('last_sync_at'),
+  lastSuccessAt: tstz('last_success_at'),
+  lastError: text('last_error'),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+});
+
+/** Every question asked, how it was understood and how fast it was answered. */
+export const questionLog = pgTable(
+  'question_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    userId: integer('user_id'),
+    chatKey: text('chat_key'),
+    question: text('question').notNull(),
+    engine: text('engine', { enum: ['parser', 'llm', 'none'] }).notNull(),
+    intent: text('intent'),
+    slots: jsonb('slots'),
+    confidence: doublePrecision('confidence'),
+    durationMs: integer('duration_ms'),
+    error: text('error'),
+    createdAt: tstz('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('question_log_created_idx').on(t.createdAt)],
+);
+
+export type Manager = typeof managers.$inferSelect;
+export type Stage = typeof stages.$inferSelect;
+export type Call = typeof calls.$inferSelect;
+export type Lead = typeof leads.$inferSelect;
+export type Deal = typeof deals.$inferSelect;
+export type BotUser = typeof botUsers.$inferSelect;
+export type Invite = typeof invites.$inferSelect;
+export type Subscription = typeof subscriptions.$inferSelect;
+export type Delivery = typeof deliveries.$inferSelect;
+export type CallAnalysis = typeof callAnalyses.$inferSelect;
