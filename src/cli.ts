@@ -4,13 +4,17 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { runConsoleChat } from './bot/console/chat.ts';
-import { HELP_TEXT, statsText } from './bot/core.ts';
+import type { Reply } from './bot/core.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AppError, userMessageOf } from './errors.ts';
 import { type DemoScale, generateDemo } from './ingest/demo/index.ts';
 import { type ImportReport, importDirectory } from './ingest/import.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { type App, createApp } from './main.ts';
+import { toolInputSchema } from './metrics/types.ts';
+import { createInvite, listUsers, parseExpiry, revokeUser, type Role } from './bot/access.ts';
+import { inviteText } from './bot/core.ts';
+import { z } from 'zod';
 
 /*
  * `voronka <command>`: the operator's entry point. Output meant for people and
@@ -123,13 +127,38 @@ async function ensureDemoData(app: App, logger: Logger): Promise<void> {
   }
 }
 
+/** The answering stack pulls in LangChain and the metric tools: loaded only by the commands that answer. */
+const services = () => import('./services.ts');
+
+/** Console rendering of a reply: the text, the chart saved as a PNG with its path, the file saved too. */
+function consoleText(app: App, replies: Reply[]): string {
+  const parts: string[] = [];
+  for (const r of replies) {
+    parts.push(r.text);
+    const dir = path.join(app.config.home, 'charts');
+    if (r.chart) {
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `chart-${Date.now()}.png`);
+      fs.writeFileSync(file, r.chart.png);
+      parts.push(`📊 График: ${file}`);
+    }
+    if (r.file) {
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, r.file.name);
+      fs.writeFileSync(file, r.file.data);
+      parts.push(`📎 Файл: ${file}`);
+    }
+  }
+  return parts.join('\n');
+}
+
 async function consoleHandler(app: App) {
-  const deps = { db: app.db, tz: app.config.companyTz, now: app.now, logger: app.logger };
+  const { createServices, ensureConsoleAdmin, CONSOLE_IDENTITY } = await services();
+  await ensureConsoleAdmin(app);
+  const { core } = createServices(app);
   return async (text: string): Promise<string> => {
     try {
-      if (text === '/help' || text === '/start') return HELP_TEXT;
-      if (text === '/stats') return await statsText(deps);
-      return `Пока я понимаю команды /help и /stats.`;
+      return consoleText(app, await core.handleText(CONSOLE_IDENTITY, text));
     } catch (err) {
       app.logger.error({ err }, 'console reply failed');
       return userMessageOf(err);
@@ -210,7 +239,179 @@ export function buildProgram(): Command {
       out(`${(summary.bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`);
     });
 
+  program
+    .command('ask')
+    .argument('[question]', 'a question in Russian; without it, one question per line on stdin (one chat)')
+    .option('--json', 'print {answer, engine, intent, slots, confidence, calls, period} as JSON')
+    .option('--now <iso>', 'the moment of asking', parseNow)
+    .option('--as <who>', 'admin or a manager id: whose scope to answer in', 'admin')
+    .description('answer a question and exit')
+    .action(async (question: string | undefined, opts: { json?: boolean; now?: Date; as: string }) => {
+      await withApp(
+        async (app) => {
+          const { createServices, callerFromFlag } = await services();
+          const { emptyDialogueState } = await import('./agent/parser/types.ts');
+          const { engine } = createServices(app);
+          const caller = await callerFromFlag(app, opts.as);
+          const questions = question ? [question] : (await readStdin()).split('\n').map((q) => q.trim()).filter(Boolean);
+          let state = emptyDialogueState;
+          for (const q of questions) {
+            const r = await engine.ask(q, { caller, state });
+            state = r.state;
+            if (opts.json) {
+              const { answer, engine: eng, intent, slots, confidence, calls, period } = r;
+              out(JSON.stringify({ question: q, answer, engine: eng, intent, slots, confidence, calls, period }));
+            } else out(r.answer);
+          }
+        },
+        opts.now ? { now: opts.now } : {},
+      );
+    });
+
+  program
+    .command('tools')
+    .option('--json', 'machine-readable')
+    .description('list the metric tools with their input schemas')
+    .action(async (opts: { json?: boolean }) => {
+      const { coreMetricTools } = await import('./agent/registry.ts');
+      const schema = z.toJSONSchema(toolInputSchema);
+      if (opts.json) {
+        out(JSON.stringify(coreMetricTools.map((t) => ({ name: t.name, description: t.description, explain: t.explain, defaultPeriod: t.defaultPeriod ?? null, groupBy: t.groupBy, options: t.options, input: schema })), null, 2));
+        return;
+      }
+      for (const t of coreMetricTools) {
+        out(`${t.name}`);
+        out(`  ${t.description}`);
+        out(`  период по умолчанию: ${t.defaultPeriod ?? '— (срез на сейчас)'}; group_by: ${t.groupBy.join(', ') || '—'}; параметры: ${t.options.join(', ') || '—'}`);
+      }
+      out('');
+      out(`Input (JSON, common to every tool): ${JSON.stringify(schema)}`);
+    });
+
+  program
+    .command('tool')
+    .argument('<name>', 'tool name (voronka tools)')
+    .argument('[args]', 'JSON tool input', '{}')
+    .option('--now <iso>', 'the moment of asking', parseNow)
+    .option('--as <who>', 'admin or a manager id: whose scope', 'admin')
+    .option('--json', 'print the envelope as JSON')
+    .description('run one metric tool and print its result envelope')
+    .action(async (name: string, args: string, opts: { now?: Date; as: string; json?: boolean }) => {
+      let parsedArgs: unknown;
+      try {
+        parsedArgs = JSON.parse(args);
+      } catch {
+        throw new AppError('bad_args', `Tool args are not JSON: ${args}`, `Аргументы должны быть JSON, например '{"period":{"name":"this_month"}}'.`);
+      }
+      const input = toolInputSchema.safeParse(parsedArgs);
+      if (!input.success) {
+        throw new AppError('bad_args', `Bad tool input: ${input.error.message}`, `Неверные аргументы: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      await withApp(
+        async (app) => {
+          const { createServices, callerFromFlag } = await services();
+          const { answerText } = await import('./agent/answer.ts');
+          const { registry } = createServices(app);
+          const tool = registry.get(name);
+          if (!tool) throw new AppError('unknown_tool', `Unknown tool ${name}`, `Нет инструмента «${name}». Список: voronka tools.`);
+          const caller = await callerFromFlag(app, opts.as);
+          const envelope = await tool.run({ db: app.db, caller, tz: app.config.companyTz, now: app.now(), callsPerDayNorm: app.config.callsPerDayNorm }, input.data);
+          out(opts.json ? JSON.stringify(envelope, null, 2) : answerText(envelope, { limit: 50, wantsList: true }));
+        },
+        opts.now ? { now: opts.now } : {},
+      );
+    });
+
+  const stages = program.command('stages').description('list stages with their semantics; `stages set` overrides one');
+  stages.action(async () => {
+    await withApp(async (app) => {
+      const rows = await app.db.query<{ id: string; pipeline: string; name: string; sort: number; semantic: string; probability: number | null; semantic_override: string | null; probability_override: number | null }>(
+        `SELECT s.id, p.name AS pipeline, s.name, s.sort, s.semantic, s.probability, s.semantic_override, s.probability_override
+         FROM stages s LEFT JOIN pipelines p ON p.id = s.pipeline_id ORDER BY p.name, s.sort`,
+      );
+      for (const r of rows) {
+        const overridden = r.semantic_override || r.probability_override !== null ? ' (изменено администратором)' : '';
+        out(`${r.id.padEnd(14)} ${String(r.pipeline).padEnd(20)} ${String(r.sort).padStart(4)}  ${r.name.padEnd(24)} ${r.semantic.padEnd(5)} ${r.probability ?? ''}${overridden}`);
+      }
+    });
+  });
+  stages
+    .command('set')
+    .argument('<id>', 'stage id')
+    .option('--semantic <s>', 'open | won | lost')
+    .option('--probability <p>', 'forecast probability 0..1', parseFloat)
+    .option('--reset', 'back to the values from the CRM')
+    .action(async (id: string, opts: { semantic?: string; probability?: number; reset?: boolean }) => {
+      if (opts.semantic && !['open', 'won', 'lost'].includes(opts.semantic)) throw new InvalidArgumentError('--semantic must be open, won or lost');
+      if (opts.probability !== undefined && !(opts.probability >= 0 && opts.probability <= 1)) throw new InvalidArgumentError('--probability must be between 0 and 1');
+      await withApp(async (app) => {
+        const rows = opts.reset
+          ? await app.db.query(`UPDATE stages SET semantic_override = NULL, probability_override = NULL, semantic = imported_semantic, probability = imported_probability WHERE id = $1 RETURNING id`, [id])
+          : await app.db.query(
+              `UPDATE stages SET semantic_override = coalesce($2, semantic_override), semantic = coalesce($2, semantic_override, imported_semantic),
+                 probability_override = coalesce($3, probability_override), probability = coalesce($3, probability_override, imported_probability)
+               WHERE id = $1 RETURNING id`,
+              [id, opts.semantic ?? null, opts.probability ?? null],
+            );
+        if (rows.length === 0) throw new AppError('unknown_stage', `No stage ${id}`, `Стадия «${id}» не найдена (voronka stages).`);
+        out(`stage ${id} updated`);
+      });
+    });
+
+  program
+    .command('invite')
+    .requiredOption('--role <role>', 'head | manager | admin')
+    .option('--manager <id>', 'the manager record this person is (their figures and scope)')
+    .option('--expires <d>', 'how long the code is valid: 7d, 12h, 30m', '7d')
+    .description('create a one-time invite code and deep link')
+    .action(async (opts: { role: string; manager?: string; expires: string }) => {
+      if (!['admin', 'head', 'manager'].includes(opts.role)) throw new InvalidArgumentError('--role must be head, manager or admin');
+      await withApp(async (app) => {
+        const { code, expiresAt } = await createInvite(app.db, { role: opts.role as Role, managerId: opts.manager ?? null, expiresInMs: parseExpiry(opts.expires), now: app.now() });
+        out(inviteText(code, expiresAt, app.config.companyTz, await telegramUsername(app)));
+      });
+    });
+
+  program
+    .command('users')
+    .option('--revoke <id>', 'revoke a user by id', parseIntArg)
+    .description('list bot users, or revoke one')
+    .action(async (opts: { revoke?: number }) => {
+      await withApp(async (app) => {
+        if (opts.revoke !== undefined) {
+          const ok = await revokeUser(app.db, opts.revoke, app.now());
+          out(ok ? `user ${opts.revoke} revoked` : `user ${opts.revoke} not found or already revoked`);
+          return;
+        }
+        for (const u of await listUsers(app.db)) {
+          out(`${String(u.id).padStart(4)}  ${u.role.padEnd(8)} ${u.name}${u.manager_name ? ` (${u.manager_id}: ${u.manager_name})` : ''}${u.channels ? `  [${u.channels}]` : ''}${u.revoked_at ? '  revoked' : ''}`);
+        }
+      });
+    });
+
   return program;
+}
+
+/** The bot's @username for deep links: configured, else asked from the Bot API, else a placeholder to replace. */
+async function telegramUsername(app: App): Promise<string> {
+  const tg = app.config.telegram;
+  if (tg?.username) return tg.username;
+  if (tg) {
+    try {
+      const res = await fetch(`${tg.apiRoot ?? 'https://api.telegram.org'}/bot${tg.token}/getMe`, { signal: AbortSignal.timeout(3000) });
+      const body = (await res.json()) as { ok: boolean; result?: { username?: string } };
+      if (body.ok && body.result?.username) return body.result.username;
+    } catch (err) {
+      app.logger.warn({ err: (err as Error).message }, 'getMe failed; the deep link uses a placeholder');
+    }
+  }
+  return 'ИМЯ_БОТА';
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export async function main(argv: string[]): Promise<void> {

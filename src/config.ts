@@ -33,6 +33,7 @@ const envSchema = z.object({
   PUBLIC_URL: optionalUrl,
   TELEGRAM_BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: optionalUrl,
+  TELEGRAM_BOT_USERNAME: optionalString,
   TELEGRAM_WEBHOOK_SECRET: optionalString,
   WHATSAPP_TOKEN: optionalString,
   WHATSAPP_PHONE_NUMBER_ID: optionalString,
@@ -64,7 +65,9 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   port: number;
   publicUrl: string | undefined;
-  telegram: { token: string; apiRoot: string | undefined; webhookSecret: string | undefined } | undefined;
+  telegram:
+    | { token: string; apiRoot: string | undefined; webhookSecret: string | undefined; username: string | undefined }
+    | undefined;
   whatsapp:
     | {
         token: string;
@@ -138,7 +141,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     publicUrl: e.PUBLIC_URL,
     telegram: e.TELEGRAM_BOT_TOKEN
-      ? { token: e.TELEGRAM_BOT_TOKEN, apiRoot: e.TELEGRAM_API_ROOT, webhookSecret: e.TELEGRAM_WEBHOOK_SECRET }
+      ? {
+          token: e.TELEGRAM_BOT_TOKEN,
+          apiRoot: e.TELEGRAM_API_ROOT,
+          webhookSecret: e.TELEGRAM_WEBHOOK_SECRET,
+          username: e.TELEGRAM_BOT_USERNAME?.replace(/^@/, ''),
+        }
       : undefined,
     whatsapp: whatsappOn
       ? {
