@@ -51,6 +51,7 @@ const envSchema = z.object({
   BITRIX24_APP_TOKEN: optionalString,
   AMOCRM_BASE_URL: optionalUrl,
   AMOCRM_TOKEN: optionalString,
+  AMOCRM_WEBHOOK_SECRET: optionalString,
   TELEPHONY_SECRET: optionalString,
   SYNC_INTERVAL: z.preprocess(emptyToUndefined, z.string().default('5m')),
   CALLS_PER_DAY_NORM: z.preprocess(emptyToUndefined, z.coerce.number().positive().default(60)),
@@ -81,7 +82,8 @@ export interface Config {
   llm: { apiKey: string; baseUrl: string | undefined; model: string; transcribeModel: string; timeoutMs: number } | undefined;
   quickchartUrl: string | undefined;
   bitrix24: { webhookUrl: string; appToken: string | undefined } | undefined;
-  amocrm: { baseUrl: string; token: string } | undefined;
+  /** `webhookSecret` is the secret path segment of `POST /hooks/amocrm/:secret`; without it amoCRM webhooks are refused. */
+  amocrm: { baseUrl: string; token: string; webhookSecret: string | undefined } | undefined;
   telephonySecret: string | undefined;
   syncIntervalMs: number;
   callsPerDayNorm: number;
@@ -169,7 +171,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : undefined,
     quickchartUrl: e.QUICKCHART_URL,
     bitrix24: e.BITRIX24_WEBHOOK_URL ? { webhookUrl: e.BITRIX24_WEBHOOK_URL, appToken: e.BITRIX24_APP_TOKEN } : undefined,
-    amocrm: amoOn ? { baseUrl: e.AMOCRM_BASE_URL!, token: e.AMOCRM_TOKEN! } : undefined,
+    amocrm: amoOn
+      ? { baseUrl: e.AMOCRM_BASE_URL!, token: e.AMOCRM_TOKEN!, webhookSecret: e.AMOCRM_WEBHOOK_SECRET }
+      : undefined,
     telephonySecret: e.TELEPHONY_SECRET,
     syncIntervalMs: parseDuration('SYNC_INTERVAL', e.SYNC_INTERVAL),
     callsPerDayNorm: e.CALLS_PER_DAY_NORM,

@@ -7,12 +7,19 @@ import { type ChartMaker, createConversationCore } from './bot/core.ts';
 import type { App } from './main.ts';
 import { ADMIN, type Caller } from './metrics/types.ts';
 import { AppError } from './errors.ts';
+import { createChartRenderer, renderEnvelopeChart } from './charts/index.ts';
 
 /** The console is the operator's seat: it talks as an admin bound to this identity. */
 export const CONSOLE_IDENTITY: Identity = { channel: 'console', externalId: 'local', chatId: 'local', displayName: 'Администратор' };
 
-/** Builds the answering stack once: tool registry, LLM client (if configured), answer engine, conversation core. */
-export function createServices(app: App, opts: { chart?: ChartMaker } = {}) {
+/**
+ * Builds the answering stack once: tool registry, LLM client (if configured),
+ * chart renderer (local, or QuickChart when configured), answer engine,
+ * conversation core.
+ */
+export function createServices(app: App) {
+  const renderer = createChartRenderer({ quickchartUrl: app.config.quickchartUrl, logger: app.logger });
+  const chart: ChartMaker = async (envelope) => (await renderEnvelopeChart(renderer, envelope))?.png ?? null;
   const registry = new ToolRegistry(coreMetricTools);
   const llmConfig = app.config.llm;
   const llm = llmConfig
@@ -46,9 +53,9 @@ export function createServices(app: App, opts: { chart?: ChartMaker } = {}) {
     tz: app.config.companyTz,
     now: app.now,
     logger: app.logger,
-    chart: opts.chart,
+    chart,
   });
-  return { registry, engine, core, llm };
+  return { registry, engine, core, llm, renderer, chart };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -91,6 +91,10 @@ export interface AnswerOptions {
   /** HTML (Telegram) or plain text (console, WhatsApp). */
   html?: boolean;
   suggestion?: string | undefined;
+  /** A plan by count of deals: plan, fact and forecast are counts, not rubles. */
+  countPlan?: boolean;
+  /** The named period asked for (`last_week`), so the answer says it in words as well as dates. */
+  periodName?: string | undefined;
 }
 
 const listTools = new Set(['forgotten_deals', 'forgotten_leads', 'deals_without_tasks', 'list_records', 'missed_calls']);
@@ -163,15 +167,17 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
   const lines: string[] = [];
   const filters = filtersText(env);
   lines.push(
-    `${b(toolTitles[env.metric] ?? env.metric)} — ${e(formatPeriodRu(env.period))}${filters ? ` (${e(filters)})` : ''}`,
+    `${b(toolTitles[env.metric] ?? env.metric)} — ${e(formatPeriodRu({ ...env.period, ...(opts.periodName ? { name: opts.periodName } : {}) }))}${filters ? ` (${e(filters)})` : ''}`,
   );
+  const fmt = (code: string, v: Figure | undefined) =>
+    formatFigure(code, v, opts.countPlan && ['plan', 'fact', 'forecast'].includes(code) ? 'int' : undefined);
   const highlight = (opts.highlight ?? []).filter((h) => h in env.figures);
   const order = [...highlight, ...(mainFigures[env.metric] ?? Object.keys(env.figures))].filter(
     (k, i, all) => all.indexOf(k) === i && k in env.figures,
   );
   const shown = highlight.length > 0 ? order.slice(0, Math.max(highlight.length + 2, 3)) : order;
   for (const code of shown) {
-    const line = `${infoOf(code).label}: ${formatFigure(code, env.figures[code])}`;
+    const line = `${infoOf(code).label}: ${fmt(code, env.figures[code])}`;
     lines.push(highlight.includes(code) ? b(line) : e(line));
   }
 
@@ -181,7 +187,7 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
     lines.push('');
     if (figure) lines.push(e(`${infoOf(figure).label}:`));
     groups.slice(0, limit).forEach((g, i) => {
-      lines.push(e(`${i + 1}. ${g.label} — ${figure ? formatFigure(figure, g.figures[figure]) : ''}`));
+      lines.push(e(`${i + 1}. ${g.label} — ${figure ? fmt(figure, g.figures[figure]) : ''}`));
     });
     if (groups.length > limit) lines.push(e(`… ещё ${groups.length - limit}`));
   }
@@ -191,7 +197,8 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
     env.items.slice(0, limit).forEach((item, i) => {
       lines.push(e(`${i + 1}. ${itemLine(item)}`));
     });
-    const total = typeof env.figures[env.metric] === 'number' ? (env.figures[env.metric] as number) : env.items.length;
+    const countCode = env.metric === 'list_records' ? 'total' : env.metric;
+    const total = typeof env.figures[countCode] === 'number' ? (env.figures[countCode] as number) : env.items.length;
     const more = Math.max(total, env.items.length) - Math.min(limit, env.items.length);
     if (more > 0) lines.push(e(`… ещё ${formatInt(more)}`));
   }

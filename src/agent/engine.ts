@@ -131,7 +131,10 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
       );
     }
     const envelope = await tool.run(metricContext(caller), request.input);
+    const named = request.input.period && 'name' in request.input.period ? request.input.period.name : undefined;
     const opts = {
+      periodName: named ?? (request.input.period ? undefined : tool.defaultPeriod),
+      countPlan: request.input.metric === 'count',
       highlight: request.highlight,
       sort: request.sort,
       wantsList: request.wantsList,

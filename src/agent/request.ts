@@ -66,6 +66,14 @@ export function toolRequestFromSlots(intent: ToolIntent, slots: Slots): ToolRequ
   if (slots.direction) input.direction = slots.direction;
   if (slots.limit) input.limit = slots.limit;
   if (intent === 'plan_progress' && slots.metric === 'count') input.metric = 'count';
+  // "по этапам": the per-stage table (open now, lost there, time in stage).
+  if (intent === 'deal_stats' && slots.metric === 'by_stage' && !input.group_by) input.group_by = 'stage';
+  if (intent === 'list_records') {
+    if (slots.which === 'deals' || slots.which === 'leads') input.which = slots.which;
+    const statuses = ['created', 'won', 'lost', 'open', 'received', 'new', 'in_work', 'qualified', 'junk'] as const;
+    const status = statuses.find((s) => s === slots.filter);
+    if (status) input.status = status;
+  }
   // "Кто меньше всех звонил" ranks managers even without "по менеджерам".
   if (slots.sort && !input.group_by && ['manager_efficiency', 'forgotten_deals', 'forgotten_leads', 'plan_progress'].includes(intent)) {
     input.group_by = 'manager';
@@ -80,7 +88,7 @@ export function toolRequestFromSlots(intent: ToolIntent, slots: Slots): ToolRequ
     input,
     highlight,
     sort: slots.sort,
-    wantsList: slots.filter === 'not_called_back' || Boolean(slots.limit),
+    wantsList: slots.filter === 'not_called_back' || Boolean(slots.limit) || intent === 'list_records',
     filter: slots.filter,
     metric,
   };

@@ -51,8 +51,10 @@ function openPostgres(url: string): Db {
     date: { to: OID.date, from: [OID.date], parse: (x: string) => x, serialize: (x: unknown) => String(x) },
   };
   // Two clients: drizzle changes the date parsing of the client it wraps (STACK.md).
-  const raw = postgres(url, { max: 8, types, onnotice: () => {}, connection: { application_name: 'voronka' } });
-  const ormClient = postgres(url, { max: 4, onnotice: () => {} });
+  // JIT compiles the large metric queries again on every run and costs more than it saves here.
+  const connection = { application_name: 'voronka', jit: 'off' };
+  const raw = postgres(url, { max: 8, types, onnotice: () => {}, connection });
+  const ormClient = postgres(url, { max: 4, onnotice: () => {}, connection });
   const orm = drizzlePostgres(ormClient, { schema });
   const run = (client: postgres.Sql | postgres.TransactionSql) =>
     async function query<T = Row>(text: string, params: unknown[] = []): Promise<T[]> {

@@ -84,8 +84,8 @@ export const figureInfo: Record<string, FigureInfo> = {
   efficiency: f('Эффективность', 'share'),
   calls_per_day: f('Звонков в рабочий день', 'decimal'),
   calls_norm: f('Норма звонков в день', 'int'),
-  leads: f('Лиды в работе', 'int'),
-  deals: f('Сделки в работе', 'int'),
+  leads: f('Новые лиды за период', 'int'),
+  deals: f('Новые сделки за период', 'int'),
   // Tasks
   tasks: f('Задачи', 'int'),
   started_on_time: f('Начаты в срок', 'share'),

@@ -77,6 +77,14 @@ export const toolInputSchema = z.object({
   direction: z.enum(['in', 'out']).optional().describe('Направление звонков'),
   metric: z.enum(['amount', 'count']).optional().describe('План по сумме или по количеству'),
   limit: z.number().int().positive().max(1000).optional().describe('Сколько записей вернуть в списке'),
+  which: z.enum(['deals', 'leads']).optional().describe('list_records: список сделок или лидов'),
+  status: z
+    .enum(['created', 'won', 'lost', 'open', 'received', 'new', 'in_work', 'qualified', 'junk'])
+    .optional()
+    .describe(
+      'list_records: сделки — created, won, lost (за период), open (сейчас); лиды — received, new, in_work, qualified, junk (поступившие в периоде), open (сейчас)',
+    ),
+  stage: z.string().optional().describe('list_records: только записи на этом этапе (id или название)'),
 });
 export type ToolInput = z.infer<typeof toolInputSchema>;
 

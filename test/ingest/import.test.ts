@@ -10,7 +10,8 @@ const basic = path.resolve('test/fixtures/import-basic');
 
 function tmpDir(files: Record<string, string[]>): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-import-'));
-  for (const [name, lines] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), `${lines.join('\n')}\n`);
+  for (const [name, lines] of Object.entries(files))
+    fs.writeFileSync(path.join(dir, name), `${lines.join('\n')}\n`);
   return dir;
 }
 
@@ -53,33 +54,35 @@ describe.each(drivers)('import on %s', (driver) => {
     const report = await importDirectory(db, { dir: basic, logger: silentLogger, rejectsFile });
     // In load order; an earlier duplicate line is reported once its file is done.
     const got = report.firstRejects.map((r) => `${r.file}:${r.line}: ${r.reason}`);
-    expect(got).toEqual(
-      [
-        'oportunities.jsonl:0: unknown file',
-        'managers.jsonl:3: dangling reference: department_id → departments "D9"',
-        'stages.jsonl:8: dangling reference: pipeline_id → pipelines "NOPE"',
-        expect.stringMatching(/^contacts\.jsonl:2: created_at: timestamp without an offset/),
-        // L2 points at M3, which was rejected in the same import; L3 at the rejected contact K2.
-        'leads.jsonl:2: dangling reference: manager_id → managers "M3"',
-        'leads.jsonl:3: dangling reference: contact_id → contacts "K2"',
-        expect.stringMatching(/^deals\.jsonl:2: amount: /),
-        'stage_history.jsonl:3: dangling reference: entity_id → deals "DL404"',
-        expect.stringMatching(/^activities\.jsonl:2: type: .*calls go to calls\.jsonl/),
-        'tasks.jsonl:1: dangling reference: entity_id → leads "L3"',
-        'tasks.jsonl:2: missing required field responsible_id',
-        expect.stringMatching(/^calls\.jsonl:3: started_at: timestamp without an offset/),
-        expect.stringMatching(/^calls\.jsonl:6: direction: /),
-        expect.stringMatching(/^calls\.jsonl:7: invalid JSON/),
-        'calls.jsonl:8: dangling reference: manager_id → managers "M404"',
-        'calls.jsonl:4: duplicate id',
-        expect.stringMatching(/^plans\.jsonl:3: month: month must be YYYY-MM/),
-      ],
-    );
+    expect(got).toEqual([
+      'oportunities.jsonl:0: unknown file',
+      'managers.jsonl:3: dangling reference: department_id → departments "D9"',
+      'stages.jsonl:8: dangling reference: pipeline_id → pipelines "NOPE"',
+      expect.stringMatching(/^contacts\.jsonl:2: created_at: timestamp without an offset/),
+      // L2 points at M3, which was rejected in the same import; L3 at the rejected contact K2.
+      'leads.jsonl:2: dangling reference: manager_id → managers "M3"',
+      'leads.jsonl:3: dangling reference: contact_id → contacts "K2"',
+      expect.stringMatching(/^deals\.jsonl:2: amount: /),
+      'stage_history.jsonl:3: dangling reference: entity_id → deals "DL404"',
+      expect.stringMatching(/^activities\.jsonl:2: type: .*calls go to calls\.jsonl/),
+      'tasks.jsonl:1: dangling reference: entity_id → leads "L3"',
+      'tasks.jsonl:2: missing required field responsible_id',
+      expect.stringMatching(/^calls\.jsonl:3: started_at: timestamp without an offset/),
+      expect.stringMatching(/^calls\.jsonl:6: direction: /),
+      expect.stringMatching(/^calls\.jsonl:7: invalid JSON/),
+      'calls.jsonl:8: dangling reference: manager_id → managers "M404"',
+      'calls.jsonl:4: duplicate id',
+      expect.stringMatching(/^plans\.jsonl:3: month: month must be YYYY-MM/),
+    ]);
     expect(report.rejected).toBe(17);
     expect(report.warnings).toEqual(['README.md: not a .jsonl file, ignored']);
 
     // The reject file holds every reject with the record as it was.
-    const lines = fs.readFileSync(rejectsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(rejectsFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(17);
     const dup = lines.find((l) => l.file === 'calls.jsonl' && l.line === 4);
     expect(dup).toMatchObject({ reason: 'duplicate id', record: { id: 'CL4', status: 'missed' } });
