@@ -176,13 +176,30 @@ export function buildProgram(): Command {
     .description('open the database (embedded by default), load demo data on first run, start the chat and messengers')
     .action(async () => {
       await withApp(async (app) => {
-        await ensureDemoData(app, app.logger);
-        await runConsoleChat({
-          input: process.stdin,
-          output: process.stdout,
-          handle: await consoleHandler(app),
-          greeting: 'Voronka готова. Задайте вопрос или наберите /help. Выход — Ctrl-D.',
+        if (!app.config.databaseUrl) await ensureDemoData(app, app.logger);
+        const { createServices, ensureConsoleAdmin } = await services();
+        const { startAdapters, stopAll } = await import('./runtime.ts');
+        await ensureConsoleAdmin(app);
+        const svc = createServices(app);
+        const running = await startAdapters(app, svc);
+        const messengers = Boolean(app.config.telegram || app.config.whatsapp);
+        // Under a service manager (stdin not a terminal) with a messenger configured: headless, no exit on EOF.
+        const chat =
+          process.stdin.isTTY || !messengers
+            ? runConsoleChat({
+                input: process.stdin,
+                output: process.stdout,
+                handle: await consoleHandler(app),
+                greeting: 'Voronka готова. Задайте вопрос или наберите /help. Выход — Ctrl-D.',
+              })
+            : new Promise<void>(() => {});
+        const signal = new Promise<string>((resolve) => {
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+          process.once('SIGINT', () => resolve('SIGINT'));
         });
+        const reason = await Promise.race([chat.then(() => 'EOF'), signal]);
+        app.logger.info({ reason }, 'stopping');
+        await stopAll(running, app.logger);
       });
     });
 

@@ -348,7 +348,7 @@ export async function statsText(db: Db, tz: string): Promise<string> {
   const s = await dataSummary(db);
   const c = s.counts;
   const span =
-    s.callsFrom && s.callsTo ? `Звонки: с ${formatDate(s.callsFrom, tz)} по ${formatDate(s.callsTo, tz)}.` : 'Звонков пока нет.';
+    s.callsFrom && s.callsTo ? `Звонки: с ${formatDate(s.callsFrom, tz)} по ${formatDate(s.callsTo, tz)}` : 'Звонков пока нет.';
   return [
     'Загруженные данные:',
     `• менеджеры: ${formatInt(c.managers)} (отделов: ${formatInt(c.departments)})`,

@@ -20,6 +20,8 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** The PostgreSQL URL (for pg-boss's own pool); undefined on the embedded database. */
+  readonly url: string | undefined;
   /** drizzle over the same database, for the simple typed reads and writes. */
   readonly orm: PgDatabase<PgQueryResultHKT, typeof schema>;
   /** Runs several statements separated by `;` (no parameters). */
@@ -63,6 +65,7 @@ function openPostgres(url: string): Db {
     };
   return {
     kind: 'postgres',
+    url,
     orm: orm as unknown as Db['orm'],
     pglite: undefined,
     query: run(raw),
@@ -94,6 +97,7 @@ async function openPglite(dataDir: string | undefined): Promise<Db> {
     };
   return {
     kind: 'pglite',
+    url: undefined,
     orm: orm as unknown as Db['orm'],
     pglite,
     query: run(pglite),

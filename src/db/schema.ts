@@ -394,6 +394,20 @@ export const deliveries = pgTable(
   ],
 );
 
+/**
+ * WhatsApp message ids already taken for processing: Meta redelivers a webhook
+ * it did not see acknowledged, and every process behind a load balancer must
+ * answer a message once.
+ */
+export const whatsappInbound = pgTable(
+  'whatsapp_inbound',
+  {
+    messageId: text('message_id').primaryKey(),
+    receivedAt: tstz('received_at').notNull().defaultNow(),
+  },
+  (t) => [index('whatsapp_inbound_received_idx').on(t.receivedAt)],
+);
+
 /** One AI breakdown per call and analyzer version ("Разбор звонка"). */
 export const callAnalyses = pgTable(
   'call_analyses',

@@ -297,7 +297,7 @@ async function loadCursor(db: Queryable, source: SyncSource): Promise<SourceCurs
 }
 
 /** `$2` as the new cursor, keeping the facts stored meanwhile (a webhook may have stored one). */
-const KEEP_FACTS = `($2::jsonb - 'facts') || jsonb_build_object('facts', coalesce(sync_state.cursor->'facts', '{}'::jsonb))`;
+const KEEP_FACTS = `($2::text::jsonb - 'facts') || jsonb_build_object('facts', coalesce(sync_state.cursor->'facts', '{}'::jsonb))`;
 
 async function saveCursor(db: Queryable, source: SyncSource, cursor: SourceCursor, now: Date): Promise<void> {
   await db.query(`UPDATE sync_state SET cursor = ${KEEP_FACTS}, updated_at = $3 WHERE source = $1`, [
@@ -330,9 +330,9 @@ export async function rememberFact(
   value: unknown,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO sync_state (source, cursor) VALUES ($1, jsonb_build_object('run', null, 'since', '{}'::jsonb, 'facts', jsonb_build_object($2::text, $3::jsonb)))
+    `INSERT INTO sync_state (source, cursor) VALUES ($1, jsonb_build_object('run', null, 'since', '{}'::jsonb, 'facts', jsonb_build_object($2::text, $3::text::jsonb)))
      ON CONFLICT (source) DO UPDATE SET cursor = jsonb_set(coalesce(sync_state.cursor, '{}'::jsonb), '{facts}',
-       coalesce(sync_state.cursor->'facts', '{}'::jsonb) || jsonb_build_object($2::text, $3::jsonb))`,
+       coalesce(sync_state.cursor->'facts', '{}'::jsonb) || jsonb_build_object($2::text, $3::text::jsonb))`,
     [source, key, JSON.stringify(value)],
   );
 }

@@ -1,0 +1,81 @@
+import { createHmac } from 'node:crypto';
+import type { Logger } from './logger.ts';
+import type { App } from './main.ts';
+import { createHttpServer, type HttpServer, type Route } from './server/http.ts';
+import type { Services } from './services.ts';
+
+/** Something `voronka start` runs until SIGTERM. */
+export interface Runnable {
+  name: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Telegram webhook secret: configured, or derived from the bot token so
+ * every process behind a load balancer registers and checks the same one.
+ */
+export function webhookSecret(token: string, configured: string | undefined): string {
+  return configured ?? createHmac('sha256', token).update('voronka-telegram-webhook').digest('hex').slice(0, 48);
+}
+
+/**
+ * Starts every configured adapter: Telegram (long polling, or a webhook when
+ * PUBLIC_URL is set) and the HTTP server for webhooks. Returns what to stop.
+ */
+export async function startAdapters(app: App, services: Services, extraRoutes: Route[] = []): Promise<Runnable[]> {
+  const running: Runnable[] = [];
+  const routes: Route[] = [...extraRoutes];
+  const { config, logger } = app;
+  // Webhooks are registered only once the HTTP server listens, so the first delivery finds it.
+  const afterListen: Array<() => Promise<void>> = [];
+
+  if (config.telegram) {
+    const { createTelegramBot } = await import('./bot/telegram/index.ts');
+    const tg = createTelegramBot({
+      token: config.telegram.token,
+      apiRoot: config.telegram.apiRoot,
+      core: services.core,
+      logger: logger.child({ adapter: 'telegram' }),
+    });
+    if (config.publicUrl) {
+      const { telegramWebhookRoute, TELEGRAM_WEBHOOK_PATH } = await import('./bot/telegram/webhook.ts');
+      const secret = webhookSecret(config.telegram.token, config.telegram.webhookSecret);
+      routes.push(telegramWebhookRoute(tg, secret, logger));
+      const url = new URL(TELEGRAM_WEBHOOK_PATH, config.publicUrl).toString();
+      afterListen.push(() => tg.startWebhook(url, secret));
+    } else {
+      await tg.startPolling();
+      running.push({ name: 'telegram-polling', stop: () => tg.stop() });
+    }
+  }
+
+  if (routes.length > 0 || config.publicUrl) {
+    const server: HttpServer = createHttpServer({
+      routes,
+      logger: logger.child({ adapter: 'http' }),
+      health: async () => {
+        await app.db.query('SELECT 1');
+        return { db: app.db.kind };
+      },
+    });
+    const { url } = await server.listen(config.port, '0.0.0.0');
+    logger.info({ url }, 'HTTP server listening');
+    running.push({ name: 'http', stop: () => server.close() });
+    for (const register of afterListen) await register();
+  }
+  return running;
+}
+
+/** Stops everything in reverse order, giving up after `timeoutMs` so SIGTERM ends the process in time. */
+export async function stopAll(running: Runnable[], logger: Logger, timeoutMs = 8_000): Promise<void> {
+  const all = (async () => {
+    for (const r of [...running].reverse()) {
+      try {
+        await r.stop();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, part: r.name }, 'stop failed');
+      }
+    }
+  })();
+  await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+}
