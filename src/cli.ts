@@ -339,6 +339,50 @@ export function buildProgram(): Command {
       );
     });
 
+  program
+    .command('chart')
+    .argument('<tool>', 'tool name')
+    .argument('[args]', 'JSON tool input', '{}')
+    .requiredOption('--out <file>', 'PNG file to write')
+    .option('--now <iso>', 'the moment of asking', parseNow)
+    .option('--as <who>', 'admin or a manager id', 'admin')
+    .description('render the chart of a tool result to a PNG file')
+    .action(async (name: string, args: string, opts: { out: string; now?: Date; as: string }) => {
+      const input = toolInputSchema.parse(JSON.parse(args));
+      await withApp(
+        async (app) => {
+          const { createServices, callerFromFlag } = await services();
+          const { renderEnvelopeChart } = await import('./charts/index.ts');
+          const { registry, renderer } = createServices(app);
+          const tool = registry.get(name);
+          if (!tool) throw new AppError('unknown_tool', `Unknown tool ${name}`, `Нет инструмента «${name}». Список: voronka tools.`);
+          const caller = await callerFromFlag(app, opts.as);
+          const envelope = await tool.run({ db: app.db, caller, tz: app.config.companyTz, now: app.now() }, input);
+          const chart = await renderEnvelopeChart(renderer, envelope);
+          if (!chart) {
+            out('Для этого ответа график не нужен: в нём одно число.');
+            return;
+          }
+          fs.writeFileSync(opts.out, chart.png);
+          out(`${opts.out} (${chart.png.length} bytes)`);
+        },
+        opts.now ? { now: opts.now } : {},
+      );
+    });
+
+  program
+    .command('analyze-transcript')
+    .argument('<file>', 'a transcript file in any TRANSCRIPTS.md format')
+    .option('--json', 'print the breakdown JSON')
+    .option('--direction <d>', 'in | out: the call direction helps tell the company side')
+    .description('analyze one call transcript offline, without the database')
+    .action(async (file: string, opts: { json?: boolean; direction?: string }) => {
+      const { analyzeTranscriptFile, formatBreakdownRu } = await import('./analysis/analyze-file.ts');
+      const direction = opts.direction === 'in' || opts.direction === 'out' ? opts.direction : undefined;
+      const breakdown = await analyzeTranscriptFile(path.resolve(file), { direction });
+      out(opts.json ? JSON.stringify(breakdown, null, 2) : formatBreakdownRu(breakdown));
+    });
+
   const stages = program.command('stages').description('list stages with their semantics; `stages set` overrides one');
   stages.action(async () => {
     await withApp(async (app) => {

@@ -1,5 +1,6 @@
 import { tool as langchainTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { callTools } from '../metrics/calls.ts';
+import { AppError } from '../errors.ts';
 import type { MetricContext } from '../metrics/common.ts';
 import { dealTools } from '../metrics/deals.ts';
 import { leadTools } from '../metrics/leads.ts';
@@ -48,9 +49,15 @@ export class ToolRegistry {
       langchainTool(
         async (args: ToolInput) => {
           const input = toolInputSchema.parse(args);
-          const result = await t.run(ctx, input);
-          onCall(t.name, input, result);
-          return JSON.stringify(result);
+          try {
+            const result = await t.run(ctx, input);
+            onCall(t.name, input, result);
+            return JSON.stringify(result);
+          } catch (err) {
+            // The model gets the user-facing reason (unknown name, out of scope), never internals.
+            if (err instanceof AppError) return JSON.stringify({ error: err.userMessage });
+            throw err;
+          }
         },
         { name: t.name, description: t.description, schema: toolInputSchema },
       ),
