@@ -3,8 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { createInvite, listUsers, parseExpiry, type Role, revokeUser } from './bot/access.ts';
 import { runConsoleChat } from './bot/console/chat.ts';
 import type { Reply } from './bot/core.ts';
+import { inviteText } from './bot/core.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AppError, userMessageOf } from './errors.ts';
 import { type DemoScale, generateDemo } from './ingest/demo/index.ts';
@@ -12,9 +15,6 @@ import { type ImportReport, importDirectory } from './ingest/import.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { type App, createApp } from './main.ts';
 import { toolInputSchema } from './metrics/types.ts';
-import { createInvite, listUsers, parseExpiry, revokeUser, type Role } from './bot/access.ts';
-import { inviteText } from './bot/core.ts';
-import { z } from 'zod';
 
 /*
  * `voronka <command>`: the operator's entry point. Output meant for people and
@@ -84,11 +84,18 @@ function printImportReport(report: ImportReport) {
     if (report.rejected > report.firstRejects.length) {
       out(`… and ${report.rejected - report.firstRejects.length} more rejects`);
     }
-    out(`${report.rejected} records rejected; all of them are in ${report.rejectsFile ?? '(no reject file)'}`);
+    out(
+      `${report.rejected} records rejected; all of them are in ${report.rejectsFile ?? '(no reject file)'}`,
+    );
   }
 }
 
-async function runImport(app: App, dir: string, rejectsFile: string, showProgress: boolean): Promise<ImportReport> {
+async function runImport(
+  app: App,
+  dir: string,
+  rejectsFile: string,
+  showProgress: boolean,
+): Promise<ImportReport> {
   const bar = progressBar(showProgress);
   try {
     return await importDirectory(app.db, {
@@ -119,9 +126,14 @@ async function ensureDemoData(app: App, logger: Logger): Promise<void> {
       logger,
     });
     if (report.rejected > 0) {
-      logger.error({ rejected: report.rejected, first: report.firstRejects.slice(0, 5) }, 'demo data had rejects');
+      logger.error(
+        { rejected: report.rejected, first: report.firstRejects.slice(0, 5) },
+        'demo data had rejects',
+      );
     }
-    out(`Демо-данные загружены: ${report.rows} записей за ${((performance.now() - t0) / 1000).toFixed(1)} с.`);
+    out(
+      `Демо-данные загружены: ${report.rows} записей за ${((performance.now() - t0) / 1000).toFixed(1)} с.`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -173,7 +185,9 @@ export function buildProgram(): Command {
 
   program
     .command('start')
-    .description('open the database (embedded by default), load demo data on first run, start the chat and messengers')
+    .description(
+      'open the database (embedded by default), load demo data on first run, start the chat and messengers',
+    )
     .action(async () => {
       await withApp(async (app) => {
         if (!app.config.databaseUrl) await ensureDemoData(app, app.logger);
@@ -208,7 +222,11 @@ export function buildProgram(): Command {
     .description('the console chat on the current database')
     .action(async () => {
       await withApp(async (app) => {
-        await runConsoleChat({ input: process.stdin, output: process.stdout, handle: await consoleHandler(app) });
+        await runConsoleChat({
+          input: process.stdin,
+          output: process.stdout,
+          handle: await consoleHandler(app),
+        });
       });
     });
 
@@ -226,7 +244,9 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .description('load a directory of canonical JSONL files')
     .action(async (dir: string, opts: { rejects: string; progress: boolean }) => {
-      const report = await withApp((app) => runImport(app, dir, path.resolve(opts.rejects), opts.progress && process.stderr.isTTY));
+      const report = await withApp((app) =>
+        runImport(app, dir, path.resolve(opts.rejects), opts.progress && process.stderr.isTTY),
+      );
       printImportReport(report);
       if (report.rejected > 0) process.exitCode = 1;
     });
@@ -253,7 +273,9 @@ export function buildProgram(): Command {
       });
       bar.stop();
       for (const [file, n] of Object.entries(summary.files)) out(`${file.padEnd(22)} ${n}`);
-      out(`${(summary.bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`);
+      out(
+        `${(summary.bytes / 1e6).toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s → ${opts.out}`,
+      );
     });
 
   program
@@ -270,14 +292,30 @@ export function buildProgram(): Command {
           const { emptyDialogueState } = await import('./agent/parser/types.ts');
           const { engine } = createServices(app);
           const caller = await callerFromFlag(app, opts.as);
-          const questions = question ? [question] : (await readStdin()).split('\n').map((q) => q.trim()).filter(Boolean);
+          const questions = question
+            ? [question]
+            : (await readStdin())
+                .split('\n')
+                .map((q) => q.trim())
+                .filter(Boolean);
           let state = emptyDialogueState;
           for (const q of questions) {
             const r = await engine.ask(q, { caller, state });
             state = r.state;
             if (opts.json) {
               const { answer, engine: eng, intent, slots, confidence, calls, period } = r;
-              out(JSON.stringify({ question: q, answer, engine: eng, intent, slots, confidence, calls, period }));
+              out(
+                JSON.stringify({
+                  question: q,
+                  answer,
+                  engine: eng,
+                  intent,
+                  slots,
+                  confidence,
+                  calls,
+                  period,
+                }),
+              );
             } else out(r.answer);
           }
         },
@@ -293,13 +331,29 @@ export function buildProgram(): Command {
       const { coreMetricTools } = await import('./agent/registry.ts');
       const schema = z.toJSONSchema(toolInputSchema);
       if (opts.json) {
-        out(JSON.stringify(coreMetricTools.map((t) => ({ name: t.name, description: t.description, explain: t.explain, defaultPeriod: t.defaultPeriod ?? null, groupBy: t.groupBy, options: t.options, input: schema })), null, 2));
+        out(
+          JSON.stringify(
+            coreMetricTools.map((t) => ({
+              name: t.name,
+              description: t.description,
+              explain: t.explain,
+              defaultPeriod: t.defaultPeriod ?? null,
+              groupBy: t.groupBy,
+              options: t.options,
+              input: schema,
+            })),
+            null,
+            2,
+          ),
+        );
         return;
       }
       for (const t of coreMetricTools) {
         out(`${t.name}`);
         out(`  ${t.description}`);
-        out(`  период по умолчанию: ${t.defaultPeriod ?? '— (срез на сейчас)'}; group_by: ${t.groupBy.join(', ') || '—'}; параметры: ${t.options.join(', ') || '—'}`);
+        out(
+          `  период по умолчанию: ${t.defaultPeriod ?? '— (срез на сейчас)'}; group_by: ${t.groupBy.join(', ') || '—'}; параметры: ${t.options.join(', ') || '—'}`,
+        );
       }
       out('');
       out(`Input (JSON, common to every tool): ${JSON.stringify(schema)}`);
@@ -318,11 +372,19 @@ export function buildProgram(): Command {
       try {
         parsedArgs = JSON.parse(args);
       } catch {
-        throw new AppError('bad_args', `Tool args are not JSON: ${args}`, `Аргументы должны быть JSON, например '{"period":{"name":"this_month"}}'.`);
+        throw new AppError(
+          'bad_args',
+          `Tool args are not JSON: ${args}`,
+          `Аргументы должны быть JSON, например '{"period":{"name":"this_month"}}'.`,
+        );
       }
       const input = toolInputSchema.safeParse(parsedArgs);
       if (!input.success) {
-        throw new AppError('bad_args', `Bad tool input: ${input.error.message}`, `Неверные аргументы: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new AppError(
+          'bad_args',
+          `Bad tool input: ${input.error.message}`,
+          `Неверные аргументы: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       await withApp(
         async (app) => {
@@ -330,10 +392,28 @@ export function buildProgram(): Command {
           const { answerText } = await import('./agent/answer.ts');
           const { registry } = createServices(app);
           const tool = registry.get(name);
-          if (!tool) throw new AppError('unknown_tool', `Unknown tool ${name}`, `Нет инструмента «${name}». Список: voronka tools.`);
+          if (!tool)
+            throw new AppError(
+              'unknown_tool',
+              `Unknown tool ${name}`,
+              `Нет инструмента «${name}». Список: voronka tools.`,
+            );
           const caller = await callerFromFlag(app, opts.as);
-          const envelope = await tool.run({ db: app.db, caller, tz: app.config.companyTz, now: app.now(), callsPerDayNorm: app.config.callsPerDayNorm }, input.data);
-          out(opts.json ? JSON.stringify(envelope, null, 2) : answerText(envelope, { limit: 50, wantsList: true }));
+          const envelope = await tool.run(
+            {
+              db: app.db,
+              caller,
+              tz: app.config.companyTz,
+              now: app.now(),
+              callsPerDayNorm: app.config.callsPerDayNorm,
+            },
+            input.data,
+          );
+          out(
+            opts.json
+              ? JSON.stringify(envelope, null, 2)
+              : answerText(envelope, { limit: 50, wantsList: true }),
+          );
         },
         opts.now ? { now: opts.now } : {},
       );
@@ -355,9 +435,17 @@ export function buildProgram(): Command {
           const { renderEnvelopeChart } = await import('./charts/index.ts');
           const { registry, renderer } = createServices(app);
           const tool = registry.get(name);
-          if (!tool) throw new AppError('unknown_tool', `Unknown tool ${name}`, `Нет инструмента «${name}». Список: voronka tools.`);
+          if (!tool)
+            throw new AppError(
+              'unknown_tool',
+              `Unknown tool ${name}`,
+              `Нет инструмента «${name}». Список: voronka tools.`,
+            );
           const caller = await callerFromFlag(app, opts.as);
-          const envelope = await tool.run({ db: app.db, caller, tz: app.config.companyTz, now: app.now() }, input);
+          const envelope = await tool.run(
+            { db: app.db, caller, tz: app.config.companyTz, now: app.now() },
+            input,
+          );
           const chart = await renderEnvelopeChart(renderer, envelope);
           if (!chart) {
             out('Для этого ответа график не нужен: в нём одно число.');
@@ -383,16 +471,30 @@ export function buildProgram(): Command {
       out(opts.json ? JSON.stringify(breakdown, null, 2) : formatBreakdownRu(breakdown));
     });
 
-  const stages = program.command('stages').description('list stages with their semantics; `stages set` overrides one');
+  const stages = program
+    .command('stages')
+    .description('list stages with their semantics; `stages set` overrides one');
   stages.action(async () => {
     await withApp(async (app) => {
-      const rows = await app.db.query<{ id: string; pipeline: string; name: string; sort: number; semantic: string; probability: number | null; semantic_override: string | null; probability_override: number | null }>(
+      const rows = await app.db.query<{
+        id: string;
+        pipeline: string;
+        name: string;
+        sort: number;
+        semantic: string;
+        probability: number | null;
+        semantic_override: string | null;
+        probability_override: number | null;
+      }>(
         `SELECT s.id, p.name AS pipeline, s.name, s.sort, s.semantic, s.probability, s.semantic_override, s.probability_override
          FROM stages s LEFT JOIN pipelines p ON p.id = s.pipeline_id ORDER BY p.name, s.sort`,
       );
       for (const r of rows) {
-        const overridden = r.semantic_override || r.probability_override !== null ? ' (изменено администратором)' : '';
-        out(`${r.id.padEnd(14)} ${String(r.pipeline).padEnd(20)} ${String(r.sort).padStart(4)}  ${r.name.padEnd(24)} ${r.semantic.padEnd(5)} ${r.probability ?? ''}${overridden}`);
+        const overridden =
+          r.semantic_override || r.probability_override !== null ? ' (изменено администратором)' : '';
+        out(
+          `${r.id.padEnd(14)} ${String(r.pipeline).padEnd(20)} ${String(r.sort).padStart(4)}  ${r.name.padEnd(24)} ${r.semantic.padEnd(5)} ${r.probability ?? ''}${overridden}`,
+        );
       }
     });
   });
@@ -403,18 +505,28 @@ export function buildProgram(): Command {
     .option('--probability <p>', 'forecast probability 0..1', parseFloat)
     .option('--reset', 'back to the values from the CRM')
     .action(async (id: string, opts: { semantic?: string; probability?: number; reset?: boolean }) => {
-      if (opts.semantic && !['open', 'won', 'lost'].includes(opts.semantic)) throw new InvalidArgumentError('--semantic must be open, won or lost');
-      if (opts.probability !== undefined && !(opts.probability >= 0 && opts.probability <= 1)) throw new InvalidArgumentError('--probability must be between 0 and 1');
+      if (opts.semantic && !['open', 'won', 'lost'].includes(opts.semantic))
+        throw new InvalidArgumentError('--semantic must be open, won or lost');
+      if (opts.probability !== undefined && !(opts.probability >= 0 && opts.probability <= 1))
+        throw new InvalidArgumentError('--probability must be between 0 and 1');
       await withApp(async (app) => {
         const rows = opts.reset
-          ? await app.db.query(`UPDATE stages SET semantic_override = NULL, probability_override = NULL, semantic = imported_semantic, probability = imported_probability WHERE id = $1 RETURNING id`, [id])
+          ? await app.db.query(
+              `UPDATE stages SET semantic_override = NULL, probability_override = NULL, semantic = imported_semantic, probability = imported_probability WHERE id = $1 RETURNING id`,
+              [id],
+            )
           : await app.db.query(
               `UPDATE stages SET semantic_override = coalesce($2, semantic_override), semantic = coalesce($2, semantic_override, imported_semantic),
                  probability_override = coalesce($3, probability_override), probability = coalesce($3, probability_override, imported_probability)
                WHERE id = $1 RETURNING id`,
               [id, opts.semantic ?? null, opts.probability ?? null],
             );
-        if (rows.length === 0) throw new AppError('unknown_stage', `No stage ${id}`, `Стадия «${id}» не найдена (voronka stages).`);
+        if (rows.length === 0)
+          throw new AppError(
+            'unknown_stage',
+            `No stage ${id}`,
+            `Стадия «${id}» не найдена (voronka stages).`,
+          );
         out(`stage ${id} updated`);
       });
     });
@@ -426,9 +538,15 @@ export function buildProgram(): Command {
     .option('--expires <d>', 'how long the code is valid: 7d, 12h, 30m', '7d')
     .description('create a one-time invite code and deep link')
     .action(async (opts: { role: string; manager?: string; expires: string }) => {
-      if (!['admin', 'head', 'manager'].includes(opts.role)) throw new InvalidArgumentError('--role must be head, manager or admin');
+      if (!['admin', 'head', 'manager'].includes(opts.role))
+        throw new InvalidArgumentError('--role must be head, manager or admin');
       await withApp(async (app) => {
-        const { code, expiresAt } = await createInvite(app.db, { role: opts.role as Role, managerId: opts.manager ?? null, expiresInMs: parseExpiry(opts.expires), now: app.now() });
+        const { code, expiresAt } = await createInvite(app.db, {
+          role: opts.role as Role,
+          managerId: opts.manager ?? null,
+          expiresInMs: parseExpiry(opts.expires),
+          now: app.now(),
+        });
         out(inviteText(code, expiresAt, app.config.companyTz, await telegramUsername(app)));
       });
     });
@@ -445,7 +563,9 @@ export function buildProgram(): Command {
           return;
         }
         for (const u of await listUsers(app.db)) {
-          out(`${String(u.id).padStart(4)}  ${u.role.padEnd(8)} ${u.name}${u.manager_name ? ` (${u.manager_id}: ${u.manager_name})` : ''}${u.channels ? `  [${u.channels}]` : ''}${u.revoked_at ? '  revoked' : ''}`);
+          out(
+            `${String(u.id).padStart(4)}  ${u.role.padEnd(8)} ${u.name}${u.manager_name ? ` (${u.manager_id}: ${u.manager_name})` : ''}${u.channels ? `  [${u.channels}]` : ''}${u.revoked_at ? '  revoked' : ''}`,
+          );
         }
       });
     });
@@ -459,7 +579,9 @@ async function telegramUsername(app: App): Promise<string> {
   if (tg?.username) return tg.username;
   if (tg) {
     try {
-      const res = await fetch(`${tg.apiRoot ?? 'https://api.telegram.org'}/bot${tg.token}/getMe`, { signal: AbortSignal.timeout(3000) });
+      const res = await fetch(`${tg.apiRoot ?? 'https://api.telegram.org'}/bot${tg.token}/getMe`, {
+        signal: AbortSignal.timeout(3000),
+      });
       const body = (await res.json()) as { ok: boolean; result?: { username?: string } };
       if (body.ok && body.result?.username) return body.result.username;
     } catch (err) {

@@ -16,7 +16,11 @@ export interface App {
  * The composition root: opens PostgreSQL (DATABASE_URL) or the embedded
  * database in VORONKA_HOME, applies migrations, and hands the pieces out.
  */
-export async function createApp(config: Config, logger: Logger, opts: { now?: () => Date } = {}): Promise<App> {
+export async function createApp(
+  config: Config,
+  logger: Logger,
+  opts: { now?: () => Date } = {},
+): Promise<App> {
   const release = config.databaseUrl ? () => {} : lockEmbeddedDb(config.home);
   let db: Db;
   try {

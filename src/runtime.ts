@@ -15,14 +15,20 @@ export interface Runnable {
  * every process behind a load balancer registers and checks the same one.
  */
 export function webhookSecret(token: string, configured: string | undefined): string {
-  return configured ?? createHmac('sha256', token).update('voronka-telegram-webhook').digest('hex').slice(0, 48);
+  return (
+    configured ?? createHmac('sha256', token).update('voronka-telegram-webhook').digest('hex').slice(0, 48)
+  );
 }
 
 /**
  * Starts every configured adapter: Telegram (long polling, or a webhook when
  * PUBLIC_URL is set) and the HTTP server for webhooks. Returns what to stop.
  */
-export async function startAdapters(app: App, services: Services, extraRoutes: Route[] = []): Promise<Runnable[]> {
+export async function startAdapters(
+  app: App,
+  services: Services,
+  extraRoutes: Route[] = [],
+): Promise<Runnable[]> {
   const running: Runnable[] = [];
   const routes: Route[] = [...extraRoutes];
   const { config, logger } = app;
@@ -37,6 +43,8 @@ export async function startAdapters(app: App, services: Services, extraRoutes: R
       core: services.core,
       logger: logger.child({ adapter: 'telegram' }),
     });
+    const { sendReply } = await import('./bot/telegram/index.ts');
+    services.router.register('telegram', (chatId, reply) => sendReply(tg.bot.api, chatId, reply));
     if (config.publicUrl) {
       const { telegramWebhookRoute, TELEGRAM_WEBHOOK_PATH } = await import('./bot/telegram/webhook.ts');
       const secret = webhookSecret(config.telegram.token, config.telegram.webhookSecret);

@@ -3,14 +3,21 @@ import { createAnswerEngine } from './agent/engine.ts';
 import { createLlmAgent } from './agent/llm/agent.ts';
 import { coreMetricTools, ToolRegistry } from './agent/registry.ts';
 import type { Identity } from './bot/access.ts';
+import { createBreakdownNotifier } from './bot/breakdowns.ts';
 import { type ChartMaker, createConversationCore } from './bot/core.ts';
+import { createMessengerRouter } from './bot/router.ts';
+import { createChartRenderer, renderEnvelopeChart } from './charts/index.ts';
+import { AppError } from './errors.ts';
 import type { App } from './main.ts';
 import { ADMIN, type Caller } from './metrics/types.ts';
-import { AppError } from './errors.ts';
-import { createChartRenderer, renderEnvelopeChart } from './charts/index.ts';
 
 /** The console is the operator's seat: it talks as an admin bound to this identity. */
-export const CONSOLE_IDENTITY: Identity = { channel: 'console', externalId: 'local', chatId: 'local', displayName: 'Администратор' };
+export const CONSOLE_IDENTITY: Identity = {
+  channel: 'console',
+  externalId: 'local',
+  chatId: 'local',
+  displayName: 'Администратор',
+};
 
 /**
  * Builds the answering stack once: tool registry, LLM client (if configured),
@@ -46,7 +53,9 @@ export function createServices(app: App) {
     llm,
     callsPerDayNorm: app.config.callsPerDayNorm,
   });
+  const router = createMessengerRouter();
   const core = createConversationCore({
+    sendToUser: (to, reply) => router.send(to, reply),
     db: app.db,
     engine,
     registry,
@@ -55,14 +64,22 @@ export function createServices(app: App) {
     logger: app.logger,
     chart,
   });
-  return { registry, engine, core, llm, renderer, chart };
+  const breakdownReady = createBreakdownNotifier({
+    db: app.db,
+    send: (to, reply) => router.send(to, reply),
+    logger: app.logger,
+    now: app.now,
+  });
+  return { registry, engine, core, llm, renderer, chart, router, breakdownReady };
 }
 
 export type Services = ReturnType<typeof createServices>;
 
 /** Makes sure the console identity is an admin bot user. */
 export async function ensureConsoleAdmin(app: App): Promise<void> {
-  const rows = await app.db.query(`SELECT 1 FROM messenger_identities WHERE channel = 'console' AND external_id = 'local'`);
+  const rows = await app.db.query(
+    `SELECT 1 FROM messenger_identities WHERE channel = 'console' AND external_id = 'local'`,
+  );
   if (rows.length > 0) return;
   await app.db.transaction(async (tx) => {
     const [u] = await tx.query<{ id: number }>(
@@ -79,7 +96,10 @@ export async function ensureConsoleAdmin(app: App): Promise<void> {
 /** `--as admin` or `--as MANAGER_ID`: whose eyes a CLI question is asked with. */
 export async function callerFromFlag(app: App, as: string | undefined): Promise<Caller> {
   if (!as || as === 'admin') return ADMIN;
-  const [m] = await app.db.query<{ id: string; role: Caller['role'] }>('SELECT id, role FROM managers WHERE id = $1', [as]);
+  const [m] = await app.db.query<{ id: string; role: Caller['role'] }>(
+    'SELECT id, role FROM managers WHERE id = $1',
+    [as],
+  );
   if (!m) throw new AppError('unknown_manager', `No manager ${as}`, `Менеджер с id «${as}» не найден.`);
   return { role: m.role, managerId: m.id };
 }

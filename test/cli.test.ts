@@ -7,9 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const bin = path.resolve('bin/voronka');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-cli-'));
 // The operator's CLI on the embedded database, whatever the suite's DATABASE_URL.
-const env = { ...process.env, VORONKA_HOME: home, DATABASE_URL: '', LOG_LEVEL: 'warn', TELEGRAM_BOT_TOKEN: '' };
+const env = {
+  ...process.env,
+  VORONKA_HOME: home,
+  DATABASE_URL: '',
+  LOG_LEVEL: 'warn',
+  TELEGRAM_BOT_TOKEN: '',
+};
 
-function run(args: string[], input = '', cwd = os.tmpdir()): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  input = '',
+  cwd = os.tmpdir(),
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(bin, args, { env, cwd });
     let stdout = '';
@@ -53,24 +63,53 @@ describe('voronka CLI on the embedded database', () => {
       'сколько лидов пришло вчера\nа за прошлую неделю?\n',
     );
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ engine: 'parser', intent: 'lead_stats', slots: { period: 'yesterday' } });
+    expect(lines[0]).toMatchObject({
+      engine: 'parser',
+      intent: 'lead_stats',
+      slots: { period: 'yesterday' },
+    });
     expect(lines[1]).toMatchObject({ intent: 'lead_stats', slots: { period: 'last_week' } });
-    expect(lines[1].calls[0]).toMatchObject({ tool: 'lead_stats', result: { metric: 'lead_stats', period: { from: '2026-11-16', to: '2026-11-22' } } });
+    expect(lines[1].calls[0]).toMatchObject({
+      tool: 'lead_stats',
+      result: { metric: 'lead_stats', period: { from: '2026-11-16', to: '2026-11-22' } },
+    });
     expect(typeof lines[1].calls[0].result.figures.received).toBe('number');
   }, 60_000);
 
   it('tool prints an envelope whose figures match the answer to the same question', async () => {
-    const r = await run(['tool', 'lead_stats', '{"period":{"name":"last_week"}}', '--json', '--now', '2026-11-23T10:00:00+03:00']);
+    const r = await run([
+      'tool',
+      'lead_stats',
+      '{"period":{"name":"last_week"}}',
+      '--json',
+      '--now',
+      '2026-11-23T10:00:00+03:00',
+    ]);
     expect(r.code).toBe(0);
     const env = JSON.parse(r.stdout);
-    const asked = await run(['ask', 'сколько лидов пришло за прошлую неделю', '--json', '--now', '2026-11-23T10:00:00+03:00']);
+    const asked = await run([
+      'ask',
+      'сколько лидов пришло за прошлую неделю',
+      '--json',
+      '--now',
+      '2026-11-23T10:00:00+03:00',
+    ]);
     expect(JSON.parse(asked.stdout).calls[0].result.figures).toEqual(env.figures);
   }, 60_000);
 
   it('a manager caller cannot see a colleague', async () => {
-    const r = await run(['tool', 'calls_stats', '{"filters":{"managers":["Марина Соколова"]}}', '--as', 'M-5']);
+    const r = await run([
+      'tool',
+      'calls_stats',
+      '{"filters":{"managers":["Марина Соколова"]}}',
+      '--as',
+      'M-5',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/недоступны/);
   }, 60_000);

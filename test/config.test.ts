@@ -13,14 +13,18 @@ describe('config', () => {
   });
 
   it('names the variable whose value is wrong', () => {
-    expect(() => loadConfig({ COMPANY_TZ: 'Moscow/Nowhere' })).toThrow(/COMPANY_TZ: must be an IANA time zone/);
+    expect(() => loadConfig({ COMPANY_TZ: 'Moscow/Nowhere' })).toThrow(
+      /COMPANY_TZ: must be an IANA time zone/,
+    );
     expect(() => loadConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres/);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ SYNC_INTERVAL: 'soon' })).toThrow(ConfigError);
   });
 
   it('requires the whole WhatsApp group once part of it is set', () => {
-    expect(() => loadConfig({ WHATSAPP_TOKEN: 't' })).toThrow(/WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN/);
+    expect(() => loadConfig({ WHATSAPP_TOKEN: 't' })).toThrow(
+      /WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN/,
+    );
   });
 
   it('treats empty variables as unset', () => {

@@ -1,6 +1,6 @@
 import { formatDays, formatDuration, formatInt, formatMoney, formatShare } from '../bot/format.ts';
-import { formatPeriodRu } from '../metrics/period.ts';
 import { type FigureFormat, infoOf } from '../metrics/figures.ts';
+import { formatPeriodRu } from '../metrics/period.ts';
 import type { Envelope, EnvelopeGroup, EnvelopeItem, Figure } from '../metrics/types.ts';
 
 /** Russian title of each tool's answer. */
@@ -27,8 +27,24 @@ export const toolTitles: Record<string, string> = {
 const mainFigures: Record<string, string[]> = {
   calls_stats: ['calls', 'incoming', 'outgoing', 'missed', 'connected', 'talk_time_avg'],
   calls_by_time: ['calls', 'calls_avg', 'calls_max'],
-  missed_calls: ['missed', 'called_back', 'not_called_back', 'callback_delay_median', 'lost_missed', 'lost_new_clients'],
-  lead_stats: ['received', 'new', 'in_work', 'qualified', 'junk', 'conv_to_deal', 'conv_to_sale', 'sales_amount'],
+  missed_calls: [
+    'missed',
+    'called_back',
+    'not_called_back',
+    'callback_delay_median',
+    'lost_missed',
+    'lost_new_clients',
+  ],
+  lead_stats: [
+    'received',
+    'new',
+    'in_work',
+    'qualified',
+    'junk',
+    'conv_to_deal',
+    'conv_to_sale',
+    'sales_amount',
+  ],
   lead_stage_reach: ['received'],
   deal_stats: ['created', 'won', 'won_amount', 'lost', 'win_rate', 'avg_check', 'open', 'open_amount'],
   stage_funnel: ['created'],
@@ -37,7 +53,14 @@ const mainFigures: Record<string, string[]> = {
   deals_without_tasks: ['deals_without_tasks', 'amount'],
   plan_progress: ['plan', 'fact', 'completion', 'forecast', 'forecast_completion'],
   manager_efficiency: ['score', 'company_score', 'efficiency', 'calls'],
-  task_discipline: ['tasks', 'started_on_time', 'finished_on_time', 'execution_coefficient', 'norm', 'overdue'],
+  task_discipline: [
+    'tasks',
+    'started_on_time',
+    'finished_on_time',
+    'execution_coefficient',
+    'norm',
+    'overdue',
+  ],
   call_quality: ['analyzed', 'readiness_avg', 'high_risk', 'target_share'],
   call_breakdown: [],
   list_records: ['total'],
@@ -97,7 +120,13 @@ export interface AnswerOptions {
   periodName?: string | undefined;
 }
 
-const listTools = new Set(['forgotten_deals', 'forgotten_leads', 'deals_without_tasks', 'list_records', 'missed_calls']);
+const listTools = new Set([
+  'forgotten_deals',
+  'forgotten_leads',
+  'deals_without_tasks',
+  'list_records',
+  'missed_calls',
+]);
 
 export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -126,10 +155,17 @@ export function rankingFigure(env: Envelope, highlight: string[] = []): string |
   const first = env.groups?.[0];
   if (!first) return undefined;
   const keys = Object.keys(first.figures);
-  return highlight.find((h) => keys.includes(h)) ?? (keys.includes(groupFigure[env.metric] ?? '') ? groupFigure[env.metric] : keys[0]);
+  return (
+    highlight.find((h) => keys.includes(h)) ??
+    (keys.includes(groupFigure[env.metric] ?? '') ? groupFigure[env.metric] : keys[0])
+  );
 }
 
-export function sortGroups(groups: EnvelopeGroup[], figure: string | undefined, sort: 'asc' | 'desc' | undefined): EnvelopeGroup[] {
+export function sortGroups(
+  groups: EnvelopeGroup[],
+  figure: string | undefined,
+  sort: 'asc' | 'desc' | undefined,
+): EnvelopeGroup[] {
   if (!figure || !sort) return groups;
   const val = (g: EnvelopeGroup) => g.figures[figure] ?? null;
   return [...groups].sort((a, b) => {
@@ -198,7 +234,8 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
       lines.push(e(`${i + 1}. ${itemLine(item)}`));
     });
     const countCode = env.metric === 'list_records' ? 'total' : env.metric;
-    const total = typeof env.figures[countCode] === 'number' ? (env.figures[countCode] as number) : env.items.length;
+    const total =
+      typeof env.figures[countCode] === 'number' ? (env.figures[countCode] as number) : env.items.length;
     const more = Math.max(total, env.items.length) - Math.min(limit, env.items.length);
     if (more > 0) lines.push(e(`… ещё ${formatInt(more)}`));
   }

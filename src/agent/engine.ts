@@ -6,7 +6,13 @@ import type { Caller, Envelope, ToolInput } from '../metrics/types.ts';
 import { answerText } from './answer.ts';
 import type { LlmAgent } from './llm/agent.ts';
 import { createParser } from './parser/index.ts';
-import { type DialogueState, emptyDialogueState, isToolIntent, type ParserContext, type Slots } from './parser/types.ts';
+import {
+  type DialogueState,
+  emptyDialogueState,
+  isToolIntent,
+  type ParserContext,
+  type Slots,
+} from './parser/types.ts';
 import type { ToolRegistry } from './registry.ts';
 import { type ToolRequest, toolRequestFromSlots } from './request.ts';
 import { suggestionFor } from './suggestions.ts';
@@ -121,7 +127,10 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
   }
 
   /** Runs a tool request for a caller and words the result. */
-  async function runRequest(request: ToolRequest, caller: Caller): Promise<{ envelope: Envelope; text: string; html: string }> {
+  async function runRequest(
+    request: ToolRequest,
+    caller: Caller,
+  ): Promise<{ envelope: Envelope; text: string; html: string }> {
     const tool = deps.registry.get(request.tool);
     if (!tool) {
       throw new AppError(
@@ -131,7 +140,8 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
       );
     }
     const envelope = await tool.run(metricContext(caller), request.input);
-    const named = request.input.period && 'name' in request.input.period ? request.input.period.name : undefined;
+    const named =
+      request.input.period && 'name' in request.input.period ? request.input.period.name : undefined;
     const opts = {
       periodName: named ?? (request.input.period ? undefined : tool.defaultPeriod),
       countPlan: request.input.metric === 'count',
@@ -140,10 +150,17 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
       wantsList: request.wantsList,
       suggestion: suggestionFor(request),
     };
-    return { envelope, text: answerText(envelope, opts), html: answerText(envelope, { ...opts, html: true }) };
+    return {
+      envelope,
+      text: answerText(envelope, opts),
+      html: answerText(envelope, { ...opts, html: true }),
+    };
   }
 
-  async function ask(question: string, opts: { caller: Caller; state?: DialogueState | undefined }): Promise<AskResult> {
+  async function ask(
+    question: string,
+    opts: { caller: Caller; state?: DialogueState | undefined },
+  ): Promise<AskResult> {
     const state = opts.state ?? emptyDialogueState;
     const parsed = (await parser()).parse(question, state);
     const base = {
@@ -166,7 +183,9 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
     if (parsed.intent === 'out_of_scope' && parsed.confidence >= threshold) return plain(OUT_OF_SCOPE);
     if (parsed.intent === 'clarify') {
       const c = parsed.slots.manager_candidates ?? [];
-      return plain(`Уточните, пожалуйста: ${c.slice(0, -1).join(', ')}${c.length > 1 ? ' или ' : ''}${c.at(-1) ?? ''}?`);
+      return plain(
+        `Уточните, пожалуйста: ${c.slice(0, -1).join(', ')}${c.length > 1 ? ' или ' : ''}${c.at(-1) ?? ''}?`,
+      );
     }
     if (parsed.intent === 'explain') {
       const t = deps.registry.explainFor(parsed.slots.metric);
@@ -209,7 +228,9 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
     }
     const understood = parsed.understood.length > 0 ? `Я понял: ${parsed.understood.join(', ')}. ` : '';
     return plain(
-      `${understood}Но не понял, какую цифру вы хотите узнать. Попробуйте так:\n${examplesByRole[opts.caller.role]
+      `${understood}Но не понял, какую цифру вы хотите узнать. Попробуйте так:\n${examplesByRole[
+        opts.caller.role
+      ]
         .map((q) => `• ${q}`)
         .join('\n')}`,
       'none',

@@ -1,6 +1,6 @@
 import { tool as langchainTool, type StructuredToolInterface } from '@langchain/core/tools';
-import { callTools } from '../metrics/calls.ts';
 import { AppError } from '../errors.ts';
+import { callTools } from '../metrics/calls.ts';
 import type { MetricContext } from '../metrics/common.ts';
 import { dealTools } from '../metrics/deals.ts';
 import { leadTools } from '../metrics/leads.ts';
@@ -34,7 +34,10 @@ export class ToolRegistry {
   /** The tool whose figure this code is, for "как считается …?" replies. */
   explainFor(code: string | undefined): MetricTool | undefined {
     if (!code) return undefined;
-    return this.byName.get(code) ?? this.tools.find((t) => t.explain.includes(code) || t.description.includes(`${code}`));
+    return (
+      this.byName.get(code) ??
+      this.tools.find((t) => t.explain.includes(code) || t.description.includes(`${code}`))
+    );
   }
 
   /**

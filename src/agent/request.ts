@@ -70,12 +70,26 @@ export function toolRequestFromSlots(intent: ToolIntent, slots: Slots): ToolRequ
   if (intent === 'deal_stats' && slots.metric === 'by_stage' && !input.group_by) input.group_by = 'stage';
   if (intent === 'list_records') {
     if (slots.which === 'deals' || slots.which === 'leads') input.which = slots.which;
-    const statuses = ['created', 'won', 'lost', 'open', 'received', 'new', 'in_work', 'qualified', 'junk'] as const;
+    const statuses = [
+      'created',
+      'won',
+      'lost',
+      'open',
+      'received',
+      'new',
+      'in_work',
+      'qualified',
+      'junk',
+    ] as const;
     const status = statuses.find((s) => s === slots.filter);
     if (status) input.status = status;
   }
   // "Кто меньше всех звонил" ranks managers even without "по менеджерам".
-  if (slots.sort && !input.group_by && ['manager_efficiency', 'forgotten_deals', 'forgotten_leads', 'plan_progress'].includes(intent)) {
+  if (
+    slots.sort &&
+    !input.group_by &&
+    ['manager_efficiency', 'forgotten_deals', 'forgotten_leads', 'plan_progress'].includes(intent)
+  ) {
     input.group_by = 'manager';
   }
   const metric = slots.metric;

@@ -38,7 +38,11 @@ export async function createInvite(
   if (opts.managerId) {
     const [m] = await db.query<{ name: string }>('SELECT name FROM managers WHERE id = $1', [opts.managerId]);
     if (!m) {
-      throw new AppError('unknown_manager', `No manager ${opts.managerId}`, `Менеджер с id «${opts.managerId}» не найден.`);
+      throw new AppError(
+        'unknown_manager',
+        `No manager ${opts.managerId}`,
+        `Менеджер с id «${opts.managerId}» не найден.`,
+      );
     }
     name ??= m.name;
   } else if (opts.role !== 'admin') {
@@ -106,7 +110,13 @@ export async function redeemInvite(
     } else {
       const [u] = await tx.query<{ id: number }>(
         `INSERT INTO bot_users (name, role, manager_id, preferred_channel, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-        [invite.name ?? identity.displayName ?? 'Пользователь', invite.role, invite.manager_id, identity.channel, now],
+        [
+          invite.name ?? identity.displayName ?? 'Пользователь',
+          invite.role,
+          invite.manager_id,
+          identity.channel,
+          now,
+        ],
       );
       userId = u!.id;
       await tx.query(
@@ -138,16 +148,17 @@ export async function listUsers(db: Queryable): Promise<UserListRow[]> {
 }
 
 export async function revokeUser(db: Queryable, userId: number, now: Date): Promise<boolean> {
-  const rows = await db.query('UPDATE bot_users SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [
-    userId,
-    now,
-  ]);
+  const rows = await db.query(
+    'UPDATE bot_users SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id',
+    [userId, now],
+  );
   return rows.length > 0;
 }
 
 /** Parses `7d`, `12h`, `30m` for invite expiry. */
 export function parseExpiry(s: string): number {
   const m = /^(\d+)\s*([dhm])$/.exec(s.trim());
-  if (!m) throw new AppError('bad_expiry', `Bad expiry "${s}"`, `Срок «${s}» не понял: примеры — 7d, 12h, 30m.`);
+  if (!m)
+    throw new AppError('bad_expiry', `Bad expiry "${s}"`, `Срок «${s}» не понял: примеры — 7d, 12h, 30m.`);
   return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];
 }

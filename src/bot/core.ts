@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { answerText, escapeHtml } from '../agent/answer.ts';
 import { type AnswerEngine, helpText } from '../agent/engine.ts';
-import { emptyDialogueState, type DialogueState } from '../agent/parser/types.ts';
+import { type DialogueState, emptyDialogueState } from '../agent/parser/types.ts';
 import type { ToolRegistry } from '../agent/registry.ts';
 import type { ToolRequest } from '../agent/request.ts';
 import type { Db } from '../db/client.ts';
@@ -18,9 +18,10 @@ import {
   inviteCodeIn,
   listUsers,
   parseExpiry,
-  redeemInvite,
   type Role,
+  redeemInvite,
 } from './access.ts';
+import { breakdownReply, headRecipients, type SendToUser } from './breakdowns.ts';
 import { envelopeToXlsx } from './excel.ts';
 import { formatDate, formatInt } from './format.ts';
 
@@ -55,6 +56,8 @@ export interface CoreDeps {
   rateLimitPerMinute?: number;
   /** Telegram bot username for invite deep links. */
   botUsername?: string | undefined;
+  /** Messages to other users (a disputed breakdown goes to the heads). */
+  sendToUser?: SendToUser | undefined;
 }
 
 /** Per-chat state kept in PostgreSQL: the parser's dialogue and the requests buttons refer to. */
@@ -62,6 +65,8 @@ interface ChatState {
   dialogue: DialogueState;
   requests: Array<{ id: string; request: ToolRequest }>;
   strangerRefusedAt?: string;
+  /** A call whose breakdown the user pressed "Оспорить" on: their next message is the comment. */
+  disputeCallId?: string | undefined;
 }
 
 const emptyChatState = (): ChatState => ({ dialogue: emptyDialogueState, requests: [] });
@@ -69,7 +74,11 @@ const emptyChatState = (): ChatState => ({ dialogue: emptyDialogueState, request
 export const STRANGER_REPLY =
   'Здравствуйте! Я работаю только по приглашению. Попросите администратора прислать код приглашения и отправьте его сюда.';
 
-const plain = (text: string, extra: Partial<Reply> = {}): Reply => ({ text, html: escapeHtml(text), ...extra });
+const plain = (text: string, extra: Partial<Reply> = {}): Reply => ({
+  text,
+  html: escapeHtml(text),
+  ...extra,
+});
 
 const periodButtons: Array<[string, string]> = [
   ['Сегодня', 'today'],
@@ -78,7 +87,9 @@ const periodButtons: Array<[string, string]> = [
   ['Месяц', 'this_month'],
 ];
 const periodCode: Record<string, string> = { today: 't', yesterday: 'y', last_7_days: 'w', this_month: 'm' };
-const periodOfCode: Record<string, string> = Object.fromEntries(Object.entries(periodCode).map(([k, v]) => [v, k]));
+const periodOfCode: Record<string, string> = Object.fromEntries(
+  Object.entries(periodCode).map(([k, v]) => [v, k]),
+);
 
 const LIST_PAGE = 10;
 
@@ -92,9 +103,10 @@ export function createConversationCore(deps: CoreDeps) {
   const chatKey = (id: Identity) => `${id.channel}:${id.chatId}`;
 
   async function loadState(id: Identity): Promise<ChatState> {
-    const [row] = await deps.db.query<{ state: ChatState }>('SELECT state FROM dialogue_states WHERE chat_key = $1', [
-      chatKey(id),
-    ]);
+    const [row] = await deps.db.query<{ state: ChatState }>(
+      'SELECT state FROM dialogue_states WHERE chat_key = $1',
+      [chatKey(id)],
+    );
     return row ? { ...emptyChatState(), ...row.state } : emptyChatState();
   }
 
@@ -115,7 +127,9 @@ export function createConversationCore(deps: CoreDeps) {
   }
 
   function answerButtons(reqId: string, request: ToolRequest, envelope: Envelope): Button[][] {
-    const rows: Button[][] = [periodButtons.map(([label, name]) => ({ label, data: `r:${reqId}:p:${periodCode[name]}` }))];
+    const rows: Button[][] = [
+      periodButtons.map(([label, name]) => ({ label, data: `r:${reqId}:p:${periodCode[name]}` })),
+    ];
     const second: Button[] = [];
     const tool = deps.registry.get(request.tool);
     if (tool?.groupBy.includes('manager') && request.input.group_by !== 'manager') {
@@ -128,7 +142,13 @@ export function createConversationCore(deps: CoreDeps) {
     return rows;
   }
 
-  async function answerReply(state: ChatState, request: ToolRequest, envelope: Envelope, text: string, html: string) {
+  async function answerReply(
+    state: ChatState,
+    request: ToolRequest,
+    envelope: Envelope,
+    text: string,
+    html: string,
+  ) {
     const reqId = randomBytes(3).toString('hex');
     state.requests = [...state.requests, { id: reqId, request }].slice(-20);
     let chart: Reply['chart'];
@@ -137,13 +157,22 @@ export function createConversationCore(deps: CoreDeps) {
         const png = await deps.chart(envelope);
         if (png) chart = { png };
       } catch (err) {
-        deps.logger.warn({ err: (err as Error).message, metric: envelope.metric }, 'chart failed; answering with text only');
+        deps.logger.warn(
+          { err: (err as Error).message, metric: envelope.metric },
+          'chart failed; answering with text only',
+        );
       }
     }
     return { text, html, chart, buttons: answerButtons(reqId, request, envelope) } satisfies Reply;
   }
 
-  async function logQuestion(user: BotUserRow | undefined, id: Identity, question: string, r: Partial<{ engine: string; intent: string; slots: unknown; confidence: number; error: string }>, ms: number) {
+  async function logQuestion(
+    user: BotUserRow | undefined,
+    id: Identity,
+    question: string,
+    r: Partial<{ engine: string; intent: string; slots: unknown; confidence: number; error: string }>,
+    ms: number,
+  ) {
     await deps.db.query(
       `INSERT INTO question_log (user_id, chat_key, question, engine, intent, slots, confidence, duration_ms, error, created_at)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)`,
@@ -176,9 +205,17 @@ export function createConversationCore(deps: CoreDeps) {
               [user.manager_id],
             )
           : [];
-        const roles: Record<Role, string> = { admin: 'администратор', head: 'руководитель', manager: 'менеджер' };
+        const roles: Record<Role, string> = {
+          admin: 'администратор',
+          head: 'руководитель',
+          manager: 'менеджер',
+        };
         return plain(
-          [`Вы: ${user.name}`, `Роль: ${roles[user.role]}`, m ? `Менеджер в CRM: ${m.name}${m.department ? `, ${m.department}` : ''}` : null]
+          [
+            `Вы: ${user.name}`,
+            `Роль: ${roles[user.role]}`,
+            m ? `Менеджер в CRM: ${m.name}${m.department ? `, ${m.department}` : ''}` : null,
+          ]
             .filter(Boolean)
             .join('\n'),
         );
@@ -186,15 +223,40 @@ export function createConversationCore(deps: CoreDeps) {
       case '/stats':
         return plain(await statsText(deps.db, deps.tz));
       case '/calls':
-        return { tool: 'calls_stats', input: { period: { name: 'today' } }, highlight: [], sort: undefined, wantsList: false, filter: undefined, metric: undefined };
+        return {
+          tool: 'calls_stats',
+          input: { period: { name: 'today' } },
+          highlight: [],
+          sort: undefined,
+          wantsList: false,
+          filter: undefined,
+          metric: undefined,
+        };
       case '/forgotten':
-        return { tool: 'forgotten_deals', input: {}, highlight: [], sort: undefined, wantsList: true, filter: undefined, metric: undefined };
+        return {
+          tool: 'forgotten_deals',
+          input: {},
+          highlight: [],
+          sort: undefined,
+          wantsList: true,
+          filter: undefined,
+          metric: undefined,
+        };
       case '/plan':
-        return { tool: 'plan_progress', input: { period: { name: 'this_month' } }, highlight: [], sort: undefined, wantsList: false, filter: undefined, metric: undefined };
+        return {
+          tool: 'plan_progress',
+          input: { period: { name: 'this_month' } },
+          highlight: [],
+          sort: undefined,
+          wantsList: false,
+          filter: undefined,
+          metric: undefined,
+        };
       case '/invite': {
         if (user.role !== 'admin') return plain('Приглашать могут только администраторы.');
         const role = (args[0] ?? 'manager') as Role;
-        if (!['admin', 'head', 'manager'].includes(role)) return plain('Формат: /invite manager|head|admin ID_МЕНЕДЖЕРА [7d]');
+        if (!['admin', 'head', 'manager'].includes(role))
+          return plain('Формат: /invite manager|head|admin ID_МЕНЕДЖЕРА [7d]');
         const { code, expiresAt } = await createInvite(deps.db, {
           role,
           managerId: args[1] ?? null,
@@ -210,7 +272,10 @@ export function createConversationCore(deps: CoreDeps) {
           users.length === 0
             ? 'Пользователей пока нет.'
             : users
-                .map((u) => `${u.id}. ${u.name} — ${u.role}${u.manager_name ? ` (${u.manager_name})` : ''}${u.revoked_at ? ' — отозван' : ''}${u.channels ? ` [${u.channels}]` : ''}`)
+                .map(
+                  (u) =>
+                    `${u.id}. ${u.name} — ${u.role}${u.manager_name ? ` (${u.manager_name})` : ''}${u.revoked_at ? ' — отозван' : ''}${u.channels ? ` [${u.channels}]` : ''}`,
+                )
                 .join('\n'),
         );
       }
@@ -230,7 +295,11 @@ export function createConversationCore(deps: CoreDeps) {
         if (bound) {
           return [plain(`Готово, ${bound.name}! Доступ открыт.\n\n${helpText(bound.role)}`)];
         }
-        return [plain('Этот код приглашения недействителен: он уже использован или истёк. Попросите администратора новый.')];
+        return [
+          plain(
+            'Этот код приглашения недействителен: он уже использован или истёк. Попросите администратора новый.',
+          ),
+        ];
       }
       // One polite refusal a day per chat: strangers learn nothing about the company.
       const state = await loadState(id);
@@ -244,6 +313,12 @@ export function createConversationCore(deps: CoreDeps) {
       return [plain('Слишком много вопросов за минуту. Подождите немного и спросите снова.')];
     }
     const state = await loadState(id);
+    if (state.disputeCallId && !text.startsWith('/')) {
+      const callId = state.disputeCallId;
+      state.disputeCallId = undefined;
+      await saveState(id, state);
+      return [plain(await forwardDispute(user, callId, text))];
+    }
     try {
       const cmd = await commandReply(user, text);
       if (cmd && 'text' in cmd) {
@@ -261,14 +336,17 @@ export function createConversationCore(deps: CoreDeps) {
       state.dialogue = result.state;
       let reply: Reply;
       const first = result.calls[0];
-      if (result.request && first) reply = await answerReply(state, result.request, first.result, result.answer, result.html);
+      if (result.request && first)
+        reply = await answerReply(state, result.request, first.result, result.answer, result.html);
       else reply = { text: result.answer, html: result.html };
       await saveState(id, state);
       await logQuestion(user, id, text, result, performance.now() - t0);
       return [reply];
     } catch (err) {
       deps.logger.error({ err, chat: chatKey(id) }, 'reply failed');
-      await logQuestion(user, id, text, { error: (err as Error).message }, performance.now() - t0).catch(() => {});
+      await logQuestion(user, id, text, { error: (err as Error).message }, performance.now() - t0).catch(
+        () => {},
+      );
       return [plain(userMessageOf(err))];
     }
   }
@@ -277,6 +355,8 @@ export function createConversationCore(deps: CoreDeps) {
   async function handleButton(id: Identity, data: string): Promise<Reply[]> {
     const user = await findUser(deps.db, id);
     if (!user) return [];
+    const dispute = /^d:(.{1,62})$/.exec(data);
+    if (dispute) return [plain(await startDispute(id, user, dispute[1]!))];
     const m = /^r:([0-9a-f]{6}):(p:[tywm]|g|l:\d{1,4}|x|e)$/.exec(data);
     if (!m) return [plain('Эта кнопка устарела. Задайте вопрос заново.')];
     const state = await loadState(id);
@@ -289,7 +369,8 @@ export function createConversationCore(deps: CoreDeps) {
         const tool = deps.registry.get(request.tool);
         return [plain(tool?.explain ?? 'Для этой цифры объяснения нет.')];
       }
-      if (action.startsWith('p:')) request.input = { ...request.input, period: { name: periodOfCode[action.slice(2)]! } } as ToolInput;
+      if (action.startsWith('p:'))
+        request.input = { ...request.input, period: { name: periodOfCode[action.slice(2)]! } } as ToolInput;
       if (action === 'g') request.input = { ...request.input, group_by: 'manager' };
       if (action.startsWith('l:') || action === 'x') request.input = { ...request.input, limit: 1000 };
       const r = await deps.engine.runRequest(request, callerOf(user));
@@ -313,6 +394,49 @@ export function createConversationCore(deps: CoreDeps) {
       if (!(err instanceof AppError)) deps.logger.error({ err, data }, 'button failed');
       return [plain(userMessageOf(err))];
     }
+  }
+
+  async function startDispute(id: Identity, user: BotUserRow, callId: string): Promise<string> {
+    const [call] = await deps.db.query<{ manager_id: string | null }>(
+      'SELECT manager_id FROM calls WHERE id = $1',
+      [callId],
+    );
+    if (!call || (call.manager_id !== user.manager_id && user.role !== 'admin')) {
+      return 'Оспорить можно только разбор своего звонка.';
+    }
+    const state = await loadState(id);
+    state.disputeCallId = callId;
+    await saveState(id, state);
+    return 'Напишите одним сообщением, с чем вы не согласны в разборе, — я передам руководителю.';
+  }
+
+  async function forwardDispute(user: BotUserRow, callId: string, comment: string): Promise<string> {
+    const [row] = await deps.db.query<{
+      manager_id: string | null;
+      manager: string | null;
+      breakdown: unknown;
+    }>(
+      `SELECT c.manager_id, m.name AS manager, a.breakdown FROM calls c LEFT JOIN managers m ON m.id = c.manager_id
+       LEFT JOIN LATERAL (SELECT breakdown FROM call_analyses WHERE call_id = c.id ORDER BY created_at DESC LIMIT 1) a ON true
+       WHERE c.id = $1`,
+      [callId],
+    );
+    const heads = row?.manager_id ? await headRecipients(deps.db, row.manager_id) : [];
+    deps.logger.info({ callId, user: user.id, heads: heads.length }, 'breakdown disputed');
+    if (heads.length === 0 || !deps.sendToUser || !row?.breakdown) {
+      return 'Комментарий записан, но руководитель пока не подключён к боту — передайте ему разбор лично.';
+    }
+    const heading = `✋ ${row.manager ?? user.name} оспаривает разбор звонка ${callId}:\n«${comment}»\n`;
+    for (const head of heads) {
+      await deps.sendToUser(
+        head,
+        breakdownReply(row.breakdown as Parameters<typeof breakdownReply>[0], {
+          withDispute: false,
+          heading,
+        }),
+      );
+    }
+    return `Спасибо, передал руководителю: ${heads.map((h) => h.name).join(', ')}.`;
   }
 
   function listPage(env: Envelope, page: number, reqId: string): Reply {
@@ -348,7 +472,9 @@ export async function statsText(db: Db, tz: string): Promise<string> {
   const s = await dataSummary(db);
   const c = s.counts;
   const span =
-    s.callsFrom && s.callsTo ? `Звонки: с ${formatDate(s.callsFrom, tz)} по ${formatDate(s.callsTo, tz)}` : 'Звонков пока нет.';
+    s.callsFrom && s.callsTo
+      ? `Звонки: с ${formatDate(s.callsFrom, tz)} по ${formatDate(s.callsTo, tz)}`
+      : 'Звонков пока нет.';
   return [
     'Загруженные данные:',
     `• менеджеры: ${formatInt(c.managers)} (отделов: ${formatInt(c.departments)})`,

@@ -28,7 +28,10 @@ export async function envelopeToXlsx(env: Envelope): Promise<Buffer> {
   summary.addRow({ label: toolTitles[env.metric] ?? env.metric, value: formatPeriodRu(env.period) });
   for (const [code, value] of Object.entries(env.figures)) {
     const info = infoOf(code);
-    const row = summary.addRow({ label: info.label, value: info.format === 'duration' && value !== null ? value / 86400 : value });
+    const row = summary.addRow({
+      label: info.label,
+      value: info.format === 'duration' && value !== null ? value / 86400 : value,
+    });
     row.getCell('value').numFmt = info.format === 'duration' ? '[m]:ss' : (numFmt[info.format] ?? 'General');
   }
   if (env.groups?.length) {
@@ -50,7 +53,9 @@ export async function envelopeToXlsx(env: Envelope): Promise<Buffer> {
     const sheet = wb.addWorksheet('Записи');
     sheet.columns = keys.map((k) => ({ header: k, key: k, width: k === 'title' ? 36 : 18 }));
     for (const item of env.items) {
-      sheet.addRow(Object.fromEntries(keys.map((k) => [k, item[k] instanceof Date ? item[k] : (item[k] ?? null)])));
+      sheet.addRow(
+        Object.fromEntries(keys.map((k) => [k, item[k] instanceof Date ? item[k] : (item[k] ?? null)])),
+      );
     }
   }
   for (const ws of wb.worksheets) ws.getRow(1).font = { bold: true };

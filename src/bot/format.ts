@@ -32,5 +32,10 @@ export function formatDays(days: number | null | undefined): string {
 }
 
 export function formatDate(d: Date, tz: string): string {
-  return new Intl.DateTimeFormat('ru-RU', { timeZone: tz, day: 'numeric', month: 'long', year: 'numeric' }).format(d);
+  return new Intl.DateTimeFormat('ru-RU', {
+    timeZone: tz,
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(d);
 }

@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 import { AppError } from '../errors.ts';
 import * as schema from './schema.ts';
@@ -43,7 +43,12 @@ const OID = { int8: 20, numeric: 1700, date: 1082 } as const;
  */
 function openPostgres(url: string): Db {
   const types = {
-    int8: { to: OID.int8, from: [OID.int8], parse: (x: string) => Number(x), serialize: (x: unknown) => String(x) },
+    int8: {
+      to: OID.int8,
+      from: [OID.int8],
+      parse: (x: string) => Number(x),
+      serialize: (x: unknown) => String(x),
+    },
     numeric: {
       to: OID.numeric,
       from: [OID.numeric],

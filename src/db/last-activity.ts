@@ -29,7 +29,10 @@ export function lastActivitySql(kind: 'lead' | 'deal', alias: string, ref?: stri
  * Recomputes the stored `last_activity_at` of every lead and deal. Called on
  * every write path (import, sync, webhooks) so "забытые" lists are instant.
  */
-export async function refreshLastActivity(db: Queryable, only?: { leads?: string[]; deals?: string[] }): Promise<void> {
+export async function refreshLastActivity(
+  db: Queryable,
+  only?: { leads?: string[]; deals?: string[] },
+): Promise<void> {
   for (const [kind, table] of [
     ['lead', 'leads'],
     ['deal', 'deals'],

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db, Queryable } from '../db/client.ts';
+import { refreshLastActivity } from '../db/last-activity.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import {
@@ -13,7 +14,6 @@ import {
   referenceableEntities,
 } from './entities.ts';
 import { KeyTable } from './key-table.ts';
-import { refreshLastActivity } from '../db/last-activity.ts';
 import { readLines } from './lines.ts';
 import { writeRows } from './upsert.ts';
 
@@ -57,7 +57,9 @@ export interface ImportOptions {
 }
 
 type Rec = Record<string, unknown>;
-type Validated = { ok: true; rec: Rec; key: string; deleted: boolean } | { ok: false; reason: string; key?: string };
+type Validated =
+  | { ok: true; rec: Rec; key: string; deleted: boolean }
+  | { ok: false; reason: string; key?: string };
 
 const FIRST_REJECTS = 100;
 
@@ -74,7 +76,8 @@ function validateLine(spec: EntitySpec, line: string): Validated & { raw?: unkno
   }
   const rawKey = keyOfRaw(spec, raw as Rec);
   // A deletion needs only the record's id: `{"id": "D1", "deleted": true}`.
-  if ((raw as Rec).deleted === true && rawKey) return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
+  if ((raw as Rec).deleted === true && rawKey)
+    return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
   const parsed = spec.schema.safeParse(raw);
   if (!parsed.success) {
     const reason = parsed.error.issues
@@ -232,7 +235,11 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
   }
 
   logger.debug({ ms: Math.round(performance.now() - t0) }, 'references collected');
-  await confirmInDb(db, ids, [...refsOf.values()].flatMap((m) => [...m.values()].flat()));
+  await confirmInDb(
+    db,
+    ids,
+    [...refsOf.values()].flatMap((m) => [...m.values()].flat()),
+  );
   const resolves = (t: RefTarget, id: string) => {
     const st = ids.get(t)!;
     return st.valid.has(id) || (!st.gone.has(id) && st.inDb.has(id));
@@ -306,7 +313,8 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       }
       if (isRef) {
         if (winnerLine?.get(v.key) !== lineNo) {
-          if (dupLines?.has(lineNo)) reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw }, entity);
+          if (dupLines?.has(lineNo))
+            reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw }, entity);
           continue;
         }
         if (!v.deleted && !ids.get(entity as RefTarget)!.valid.has(v.key)) {
@@ -373,13 +381,17 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
 }
 
 /** Looks up, in bulk, which referenced ids not in this import already exist in the database. */
-async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: Array<[string, RefTarget, string]>) {
+async function confirmInDb(
+  db: Queryable,
+  ids: Map<RefTarget, IdState>,
+  refs: Array<[string, RefTarget, string]>,
+) {
   const unknown = new Map<RefTarget, Set<string>>();
   for (const [, t, id] of refs) {
     const st = ids.get(t)!;
     if (st.valid.has(id) || st.gone.has(id) || st.inDb.has(id)) continue;
-    let s = unknown.get(t);
-    if (!s) unknown.set(t, (s = new Set()));
+    const s = unknown.get(t) ?? new Set<string>();
+    unknown.set(t, s);
     s.add(id);
   }
   for (const [t, set] of unknown) {
@@ -441,7 +453,9 @@ async function deleteRows(db: Queryable, spec: EntitySpec, keys: string[]): Prom
   const keyCol = spec.keyColumns.length === 1 ? spec.keyColumns[0]! : undefined;
   let deleted = 0;
   if (keyCol) {
-    const rows = await db.query(`DELETE FROM ${spec.table} WHERE ${keyCol} = ANY($1::text[]) RETURNING 1`, [keys]);
+    const rows = await db.query(`DELETE FROM ${spec.table} WHERE ${keyCol} = ANY($1::text[]) RETURNING 1`, [
+      keys,
+    ]);
     deleted = rows.length;
   } else {
     // stage_history: entity|entity_id|at|stage_id

@@ -1,9 +1,18 @@
+import fs from 'node:fs';
 import ExcelJS from 'exceljs';
 import type { Update } from 'grammy/types';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { analyzeOffline } from '../../src/analysis/offline/analyzer.ts';
+import { parseTranscript } from '../../src/analysis/transcript.ts';
 import { createInvite } from '../../src/bot/access.ts';
+import type { BreakdownReadyEvent } from '../../src/bot/breakdowns.ts';
 import { STRANGER_REPLY } from '../../src/bot/core.ts';
-import { createTelegramBot, splitMessage, type TelegramBot } from '../../src/bot/telegram/index.ts';
+import {
+  createTelegramBot,
+  sendReply,
+  splitMessage,
+  type TelegramBot,
+} from '../../src/bot/telegram/index.ts';
 import { telegramWebhookRoute } from '../../src/bot/telegram/webhook.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -21,6 +30,7 @@ describe(`Telegram bot on ${driver}`, () => {
   let db: TestDb;
   let fake: Awaited<ReturnType<typeof startFakeTelegram>>;
   let tg: TelegramBot;
+  let breakdownReady: (e: BreakdownReadyEvent) => Promise<void>;
   let updateId = 1;
 
   const text = (userId: number, t: string): Update => ({
@@ -50,8 +60,13 @@ describe(`Telegram bot on ${driver}`, () => {
       .map((c) => String(c.params.text ?? c.params.caption ?? ''))
       .join('\n');
   const buttonsOf = (call: { params: Record<string, unknown> }) =>
-    ((call.params.reply_markup as { inline_keyboard?: Array<Array<{ text: string; callback_data: string }>> })
-      ?.inline_keyboard ?? []).flat();
+    (
+      (
+        call.params.reply_markup as {
+          inline_keyboard?: Array<Array<{ text: string; callback_data: string }>>;
+        }
+      )?.inline_keyboard ?? []
+    ).flat();
 
   async function invite(userId: number, role: 'admin' | 'head' | 'manager', managerId: string | null) {
     const { code } = await createInvite(db, { role, managerId, expiresInMs: 86_400_000, now: DEMO_NOW });
@@ -63,9 +78,23 @@ describe(`Telegram bot on ${driver}`, () => {
     db = await createTestDb(driver);
     await loadDemo(db);
     fake = await startFakeTelegram();
-    const app: App = { config: loadConfig({}), logger: silentLogger, db, now: () => DEMO_NOW, close: async () => {} };
-    const { core } = createServices(app);
-    tg = createTelegramBot({ token: fake.token, apiRoot: fake.apiRoot, core, logger: silentLogger, botInfo: fake.botInfo });
+    const app: App = {
+      config: loadConfig({}),
+      logger: silentLogger,
+      db,
+      now: () => DEMO_NOW,
+      close: async () => {},
+    };
+    const services = createServices(app);
+    tg = createTelegramBot({
+      token: fake.token,
+      apiRoot: fake.apiRoot,
+      core: services.core,
+      logger: silentLogger,
+      botInfo: fake.botInfo,
+    });
+    services.router.register('telegram', (chatId, reply) => sendReply(tg.bot.api, chatId, reply));
+    breakdownReady = services.breakdownReady;
   }, 180_000);
   afterAll(async () => {
     await fake?.close();
@@ -93,7 +122,9 @@ describe(`Telegram bot on ${driver}`, () => {
     expect(String(photo!.params.caption)).toContain('Звонки');
     expect(String(photo!.params.caption)).toMatch(/17–23 ноября 2026/);
     const labels = buttonsOf(photo!).map((b) => b.text);
-    expect(labels).toEqual(expect.arrayContaining(['Сегодня', 'Вчера', '7 дней', 'Месяц', 'Excel', 'Как считается?']));
+    expect(labels).toEqual(
+      expect.arrayContaining(['Сегодня', 'Вчера', '7 дней', 'Месяц', 'Excel', 'Как считается?']),
+    );
     // A used code is refused the second time.
     fake.clear();
     await tg.bot.handleUpdate(text(555, code));
@@ -102,7 +133,9 @@ describe(`Telegram bot on ${driver}`, () => {
 
   it('re-runs the answer for another period when a button is pressed, and acknowledges the press', async () => {
     await tg.bot.handleUpdate(text(101, 'сколько было звонков вчера'));
-    const answer = fake.calls.find((c) => ['sendPhoto', 'sendMessage'].includes(c.method) && buttonsOf(c).length > 0)!;
+    const answer = fake.calls.find(
+      (c) => ['sendPhoto', 'sendMessage'].includes(c.method) && buttonsOf(c).length > 0,
+    )!;
     const month = buttonsOf(answer).find((b) => b.text === 'Месяц')!;
     fake.clear();
     await tg.bot.handleUpdate(press(101, month.callback_data));
@@ -159,12 +192,18 @@ describe(`Telegram bot on ${driver}`, () => {
   });
 
   it('processes webhook updates only with the right secret token', async () => {
-    const server = createHttpServer({ logger: silentLogger, routes: [telegramWebhookRoute(tg, 's3cret-token', silentLogger)] });
+    const server = createHttpServer({
+      logger: silentLogger,
+      routes: [telegramWebhookRoute(tg, 's3cret-token', silentLogger)],
+    });
     const { url } = await server.listen(0, '127.0.0.1');
     const post = (secret: string | undefined) =>
       fetch(`${url}/hooks/telegram`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(secret ? { 'x-telegram-bot-api-secret-token': secret } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(secret ? { 'x-telegram-bot-api-secret-token': secret } : {}),
+        },
         body: JSON.stringify(text(101, '/me')),
       });
     expect((await post('wrong')).status).toBe(401);
@@ -175,6 +214,44 @@ describe(`Telegram bot on ${driver}`, () => {
     await server.close();
   });
 
+  it('delivers a call breakdown once, alerts the head on high risk, and forwards a dispute', async () => {
+    await invite(303, 'manager', 'M-7');
+    const [call] = await db.query<{ id: string }>(
+      `SELECT id FROM calls WHERE manager_id = 'M-7' ORDER BY id LIMIT 1`,
+    );
+    const transcript = fs.readFileSync('../shared/fixtures/transcripts/sample-speaker-ids.txt', 'utf8');
+    const breakdown = {
+      ...analyzeOffline(parseTranscript(transcript), { callId: call!.id }),
+      churn_risk: 'high' as const,
+    };
+    await db.query(
+      `INSERT INTO call_analyses (call_id, analyzer, breakdown) VALUES ($1, 'offline@1.0', $2::jsonb)`,
+      [call!.id, JSON.stringify(breakdown)],
+    );
+    fake.clear();
+    const event = { callId: call!.id, managerId: 'M-7', analyzer: 'offline@1.0', breakdown };
+    await breakdownReady(event);
+    await breakdownReady(event);
+    const toManager = fake.of('sendMessage').filter((c) => c.params.chat_id === '303');
+    expect(toManager).toHaveLength(1);
+    expect(String(toManager[0]!.params.text)).toContain(`Разбор звонка ${call!.id}`);
+    expect(String(toManager[0]!.params.text)).toContain('«Дороговато.»');
+    const dispute = buttonsOf(toManager[0]!).find((b) => b.text === 'Оспорить')!;
+    const toHead = fake.of('sendMessage').filter((c) => c.params.chat_id === '101');
+    expect(toHead).toHaveLength(1);
+    expect(String(toHead[0]!.params.text)).toContain(
+      'Высокий риск потери клиента — звонок менеджера Марина Соколова',
+    );
+
+    fake.clear();
+    await tg.bot.handleUpdate(press(303, dispute.callback_data));
+    expect(said(303)).toMatch(/Напишите одним сообщением/);
+    await tg.bot.handleUpdate(text(303, 'Клиент не возражал по цене, он уточнял'));
+    expect(said(303)).toMatch(/передал руководителю: /);
+    expect(said(101)).toContain(`оспаривает разбор звонка ${call!.id}`);
+    expect(said(101)).toContain('«Клиент не возражал по цене, он уточнял»');
+  });
+
   it('splits long messages on line boundaries under 4096 characters', () => {
     const lines = Array.from({ length: 300 }, (_, i) => `${i + 1}. ${'Сделка '.repeat(4)}`);
     const parts = splitMessage(lines.join('\n'));
@@ -183,4 +260,3 @@ describe(`Telegram bot on ${driver}`, () => {
     expect(parts.join('\n')).toBe(lines.join('\n'));
   });
 });
-

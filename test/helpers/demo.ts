@@ -19,5 +19,8 @@ export async function loadDemo(db: TestDb): Promise<void> {
     return d;
   })();
   const report = await importDirectory(db, { dir: await dir, logger: silentLogger });
-  if (report.rejected > 0) throw new Error(`demo import rejected ${report.rejected} records: ${JSON.stringify(report.firstRejects[0])}`);
+  if (report.rejected > 0)
+    throw new Error(
+      `demo import rejected ${report.rejected} records: ${JSON.stringify(report.firstRejects[0])}`,
+    );
 }

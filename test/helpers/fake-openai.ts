@@ -6,7 +6,7 @@ export type FakeReply =
   | { toolCalls: Array<{ name: string; args: unknown }> }
   | { content: string }
   | { status: number; body?: unknown }
-  | { delayMs: number; then: FakeReply }
+  | { delayMs: number; reply: FakeReply }
   | ((request: ChatRequest) => FakeReply);
 
 export interface ChatRequest {
@@ -23,7 +23,7 @@ async function settle(reply: FakeReply, request: ChatRequest): Promise<FinalRepl
   if (typeof reply === 'function') return settle(reply(request), request);
   if ('delayMs' in reply) {
     await new Promise((r) => setTimeout(r, reply.delayMs));
-    return settle(reply.then, request);
+    return settle(reply.reply, request);
   }
   return reply;
 }
@@ -39,6 +39,7 @@ export async function startFakeOpenAI(script: FakeReply[] = []) {
   const queue = [...script];
   let seq = 0;
   let audioReply: unknown = { text: '', segments: [] };
+  let audioStatus = 200;
 
   const completion = (message: Record<string, unknown>, finish: string) => ({
     id: `chatcmpl-fake-${++seq}`,
@@ -56,7 +57,7 @@ export async function startFakeOpenAI(script: FakeReply[] = []) {
       const body = Buffer.concat(chunks);
       if (req.url?.endsWith('/audio/transcriptions')) {
         audioRequests.push({ headers: req.headers, body });
-        res.writeHead(200, { 'content-type': 'application/json' });
+        res.writeHead(audioStatus, { 'content-type': 'application/json' });
         res.end(JSON.stringify(audioReply));
         return;
       }
@@ -79,7 +80,11 @@ export async function startFakeOpenAI(script: FakeReply[] = []) {
           type: 'function',
           function: { name: c.name, arguments: JSON.stringify(c.args) },
         }));
-        res.end(JSON.stringify(completion({ role: 'assistant', content: null, tool_calls: toolCalls }, 'tool_calls')));
+        res.end(
+          JSON.stringify(
+            completion({ role: 'assistant', content: null, tool_calls: toolCalls }, 'tool_calls'),
+          ),
+        );
       } else {
         res.end(JSON.stringify(completion({ role: 'assistant', content: reply.content }, 'stop')));
       }
@@ -92,8 +97,10 @@ export async function startFakeOpenAI(script: FakeReply[] = []) {
     requests,
     audioRequests,
     push: (...replies: FakeReply[]) => queue.push(...replies),
-    setAudioReply: (r: unknown) => {
+    /** What `/audio/transcriptions` answers from now on; `status` 200 unless given (e.g. 401 with an error body). */
+    setAudioReply: (r: unknown, status = 200) => {
       audioReply = r;
+      audioStatus = status;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -87,7 +87,8 @@ export async function startFakeTelegram(token = '123456:TEST') {
         params = parseMultipart(body, type);
         // grammY sends the file as an attach:// reference plus the part.
         for (const [k, v] of Object.entries(params)) {
-          if (typeof v === 'string' && v.startsWith('attach://')) params[k] = params[v.slice('attach://'.length)];
+          if (typeof v === 'string' && v.startsWith('attach://'))
+            params[k] = params[v.slice('attach://'.length)];
           else if (typeof v === 'string' && (v.startsWith('{') || v.startsWith('['))) {
             try {
               params[k] = JSON.parse(v);
@@ -105,7 +106,10 @@ export async function startFakeTelegram(token = '123456:TEST') {
         return send(planned.status, {
           ok: false,
           error_code: planned.status,
-          description: planned.status === 429 ? `Too Many Requests: retry after ${planned.retryAfter ?? 1}` : 'Internal Server Error',
+          description:
+            planned.status === 429
+              ? `Too Many Requests: retry after ${planned.retryAfter ?? 1}`
+              : 'Internal Server Error',
           ...(planned.retryAfter !== undefined ? { parameters: { retry_after: planned.retryAfter } } : {}),
         });
       }
@@ -124,9 +128,15 @@ export async function startFakeTelegram(token = '123456:TEST') {
         case 'sendMessage':
           return send(200, { ok: true, result: message({ text: params.text }) });
         case 'sendPhoto':
-          return send(200, { ok: true, result: message({ photo: [{ file_id: 'p1', file_unique_id: 'u1', width: 2000, height: 1200 }] }) });
+          return send(200, {
+            ok: true,
+            result: message({ photo: [{ file_id: 'p1', file_unique_id: 'u1', width: 2000, height: 1200 }] }),
+          });
         case 'sendDocument':
-          return send(200, { ok: true, result: message({ document: { file_id: 'd1', file_unique_id: 'u2' } }) });
+          return send(200, {
+            ok: true,
+            result: message({ document: { file_id: 'd1', file_unique_id: 'u2' } }),
+          });
         default:
           return send(200, { ok: true, result: true });
       }

@@ -1,5 +1,5 @@
-import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { AIMessage, type BaseMessage, HumanMessage } from '@langchain/core/messages';
 import { createAgent, toolCallLimitMiddleware } from 'langchain';
 import { AppError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
@@ -31,7 +31,9 @@ const LLM_FAILED =
   'Не получилось разобрать вопрос: языковая модель сейчас недоступна. Попробуйте переформулировать проще, например «звонки за вчера по менеджерам».';
 
 function textOf(messages: BaseMessage[]): string {
-  const last = [...messages].reverse().find((m) => AIMessage.isInstance(m) && !(m as AIMessage).tool_calls?.length);
+  const last = [...messages]
+    .reverse()
+    .find((m) => AIMessage.isInstance(m) && !(m as AIMessage).tool_calls?.length);
   const content = last?.content;
   if (typeof content === 'string') return content.trim();
   if (Array.isArray(content)) {
@@ -53,7 +55,11 @@ export function createLlmAgent(deps: LlmAgentDeps): LlmAgent {
   const maxToolCalls = deps.maxToolCalls ?? 4;
   const timeoutMs = deps.timeoutMs ?? 30_000;
 
-  async function invoke(messages: BaseMessage[], ctx: MetricContext, calls: ToolCallRecord[]): Promise<string> {
+  async function invoke(
+    messages: BaseMessage[],
+    ctx: MetricContext,
+    calls: ToolCallRecord[],
+  ): Promise<string> {
     const tools = deps.registry.langchainTools(ctx, (tool, args, result) => {
       calls.push({ tool, args: args as ToolInput, result: result as Envelope });
     });
@@ -63,7 +69,10 @@ export function createLlmAgent(deps: LlmAgentDeps): LlmAgent {
       systemPrompt: systemPrompt({ today: localDate(ctx.now, ctx.tz), tz: ctx.tz, caller: ctx.caller }),
       middleware: [toolCallLimitMiddleware({ runLimit: maxToolCalls, exitBehavior: 'end' })],
     });
-    const state = await agent.invoke({ messages }, { signal: AbortSignal.timeout(timeoutMs), recursionLimit: 3 * maxToolCalls + 4 });
+    const state = await agent.invoke(
+      { messages },
+      { signal: AbortSignal.timeout(timeoutMs), recursionLimit: 3 * maxToolCalls + 4 },
+    );
     return textOf(state.messages as BaseMessage[]);
   }
 
@@ -72,7 +81,10 @@ export function createLlmAgent(deps: LlmAgentDeps): LlmAgent {
       const calls: ToolCallRecord[] = [];
       try {
         let answer = await invoke([new HumanMessage(question)], ctx, calls);
-        let bad = unverifiedNumbers(answer, calls.map((c) => c.result));
+        let bad = unverifiedNumbers(
+          answer,
+          calls.map((c) => c.result),
+        );
         if (bad.length > 0) {
           deps.logger.warn({ bad }, 'LLM answer had numbers not in tool results; regenerating');
           answer = await invoke(
@@ -86,17 +98,27 @@ export function createLlmAgent(deps: LlmAgentDeps): LlmAgent {
             ctx,
             calls,
           );
-          bad = unverifiedNumbers(answer, calls.map((c) => c.result));
+          bad = unverifiedNumbers(
+            answer,
+            calls.map((c) => c.result),
+          );
         }
         if (bad.length > 0 || !answer) {
           const last = calls.at(-1);
-          if (!last) throw new AppError('llm_unverified', `LLM answer without tool results: ${bad.join(', ')}`, LLM_FAILED);
+          if (!last)
+            throw new AppError(
+              'llm_unverified',
+              `LLM answer without tool results: ${bad.join(', ')}`,
+              LLM_FAILED,
+            );
           answer = answerText(last.result);
         }
         return { answer, calls };
       } catch (err) {
         if (err instanceof AppError) throw err;
-        throw new AppError('llm_failed', `LLM agent failed: ${(err as Error).message}`, LLM_FAILED, { cause: err });
+        throw new AppError('llm_failed', `LLM agent failed: ${(err as Error).message}`, LLM_FAILED, {
+          cause: err,
+        });
       }
     },
   };

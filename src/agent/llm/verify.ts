@@ -26,7 +26,9 @@ export function unverifiedNumbers(answer: string, results: unknown[]): string[] 
   };
   results.forEach(walk);
   const bad: string[] = [];
-  for (const m of answer.matchAll(/\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+:\d{2}|\d+(?:[.,]\d+)?/g)) {
+  for (const m of answer.matchAll(
+    /\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+:\d{2}|\d+(?:[.,]\d+)?/g,
+  )) {
     const raw = m[0];
     if (raw.includes(':')) {
       if (!allowed.has(raw)) bad.push(raw);

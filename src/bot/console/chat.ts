@@ -14,7 +14,11 @@ export interface ConsoleChatOptions {
  */
 export async function runConsoleChat(opts: ConsoleChatOptions): Promise<void> {
   const interactive = Boolean((opts.input as NodeJS.ReadStream).isTTY);
-  const rl = readline.createInterface({ input: opts.input, output: interactive ? opts.output : undefined, terminal: interactive });
+  const rl = readline.createInterface({
+    input: opts.input,
+    output: interactive ? opts.output : undefined,
+    terminal: interactive,
+  });
   const write = (s: string) => opts.output.write(`${s}\n`);
   if (opts.greeting) write(opts.greeting);
   if (interactive) rl.setPrompt('› ');

@@ -1,6 +1,14 @@
 import { autoRetry } from '@grammyjs/auto-retry';
-import { run, type RunnerHandle, sequentialize } from '@grammyjs/runner';
-import { Bot, type Context, GrammyError, HttpError, InlineKeyboard, InputFile, webhookCallback } from 'grammy';
+import { type RunnerHandle, run, sequentialize } from '@grammyjs/runner';
+import {
+  Bot,
+  type Context,
+  GrammyError,
+  HttpError,
+  InlineKeyboard,
+  InputFile,
+  webhookCallback,
+} from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import { GENERIC_USER_ERROR } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
@@ -52,7 +60,12 @@ export function splitMessage(text: string, limit = MAX_TEXT): string[] {
 function identityOf(ctx: Context): Identity | undefined {
   if (!ctx.from || !ctx.chat) return undefined;
   const name = [ctx.from.first_name, ctx.from.last_name].filter(Boolean).join(' ');
-  return { channel: 'telegram', externalId: String(ctx.from.id), chatId: String(ctx.chat.id), displayName: name || undefined };
+  return {
+    channel: 'telegram',
+    externalId: String(ctx.from.id),
+    chatId: String(ctx.chat.id),
+    displayName: name || undefined,
+  };
 }
 
 function keyboardOf(reply: Reply): InlineKeyboard | undefined {
@@ -147,7 +160,10 @@ export function createTelegramBot(deps: TelegramDeps) {
     async startWebhook(url: string, secretToken: string) {
       await bot.init();
       await bot.api.setMyCommands(commandMenu);
-      await bot.api.setWebhook(url, { secret_token: secretToken, allowed_updates: ['message', 'callback_query'] });
+      await bot.api.setWebhook(url, {
+        secret_token: secretToken,
+        allowed_updates: ['message', 'callback_query'],
+      });
       deps.logger.info({ username: bot.botInfo.username, url }, 'Telegram webhook set');
     },
     webhookHandler(secretToken: string) {
