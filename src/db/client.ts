@@ -35,7 +35,9 @@ export interface Db extends Queryable {
 /** Folder of the generated SQL migrations, found relative to this file so any working directory works. */
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
-const OID = { int8: 20, numeric: 1700, date: 1082 } as const;
+const OID = { int8: 20, numeric: 1700, date: 1082, json: 114, jsonb: 3802 } as const;
+
+const jsonParam = (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x));
 
 /**
  * Raw queries return: int8 and numeric as JS numbers (counts and money fit in a
@@ -56,6 +58,10 @@ function openPostgres(url: string): Db {
       serialize: (x: unknown) => String(x),
     },
     date: { to: OID.date, from: [OID.date], parse: (x: string) => x, serialize: (x: unknown) => String(x) },
+    // As PGlite and node-postgres do: a string is already JSON text, anything else is stringified.
+    // (postgres.js would stringify the string again and store a JSON string.)
+    json: { to: OID.json, from: [OID.json], parse: (x: string) => JSON.parse(x), serialize: jsonParam },
+    jsonb: { to: OID.jsonb, from: [OID.jsonb], parse: (x: string) => JSON.parse(x), serialize: jsonParam },
   };
   // Two clients: drizzle changes the date parsing of the client it wraps (STACK.md).
   // JIT compiles the large metric queries again on every run and costs more than it saves here.
