@@ -3,9 +3,12 @@
  * Renders each chart form from the hand-written envelopes in
  * test/fixtures/envelopes with the local renderer (Chart.js on @napi-rs/canvas,
  * 2000×1200 PNG), one after another as the bot does, and prints p50/p95 per
- * form and the peak resident memory. Target: p95 ≤ 80 ms.
+ * form, the CPU time per render (threads included: it does not grow when
+ * other processes compete for the cores, wall time does) and the peak
+ * resident memory. Target: p95 ≤ 80 ms.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import {
   type ChartSpec,
   type ChartSpecOptions,
@@ -57,12 +60,20 @@ const specMs = (performance.now() - specStart) / 1000;
 
 for (const [, spec] of specs) await renderer.render(spec);
 
+/** One table row: the form name, then right-aligned cells. */
+function row(name: string, cells: readonly (string | number)[]): string {
+  return `${name.padEnd(16)}${cells.map((c) => String(c).padStart(9)).join('')}`;
+}
+
+const ms = (v: number) => v.toFixed(1);
+
 let peakRss = process.memoryUsage().rss;
 const all: number[] = [];
 const rows: string[] = [];
 for (const [form, spec] of specs) {
   const times: number[] = [];
   let bytes = 0;
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
     const png = await renderer.render(spec);
@@ -70,30 +81,29 @@ for (const [form, spec] of specs) {
     bytes = png.length;
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
+  const cpu = process.cpuUsage(cpuBefore);
   times.sort((a, b) => a - b);
   all.push(...times);
   rows.push(
-    `${form.padEnd(16)} ${percentile(times, 0.5).toFixed(1).padStart(7)} ${percentile(times, 0.95)
-      .toFixed(1)
-      .padStart(
-        7,
-      )} ${(times[times.length - 1] as number).toFixed(1).padStart(7)} ${String(Math.round(bytes / 1024)).padStart(6)}`,
+    row(form, [
+      ms(percentile(times, 0.5)),
+      ms(percentile(times, 0.95)),
+      ms(times[times.length - 1] as number),
+      ms((cpu.user + cpu.system) / 1000 / runs),
+      Math.round(bytes / 1024),
+    ]),
   );
 }
 all.sort((a, b) => a - b);
 renderer.close();
 
-console.log(`chart renders: ${runs} per form, 2000×1200 PNG, Node ${process.version}`);
 console.log(
-  `${'form'.padEnd(16)} ${'p50 ms'.padStart(7)} ${'p95 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'KB'.padStart(6)}`,
+  `chart renders: ${runs} per form, 2000×1200 PNG, Node ${process.version}, load ${loadavg()[0]?.toFixed(1)}`,
 );
-for (const row of rows) console.log(row);
+console.log(row('form', ['p50 ms', 'p95 ms', 'max ms', 'cpu ms', 'KB']));
+for (const line of rows) console.log(line);
 console.log(
-  `${'all'.padEnd(16)} ${percentile(all, 0.5).toFixed(1).padStart(7)} ${percentile(all, 0.95).toFixed(1).padStart(7)} ${(
-    all[all.length - 1] as number
-  )
-    .toFixed(1)
-    .padStart(7)}`,
+  row('all', [ms(percentile(all, 0.5)), ms(percentile(all, 0.95)), ms(all[all.length - 1] as number)]),
 );
 console.log(`spec building: ${(specMs * 1000).toFixed(0)} µs per chart`);
 console.log(

@@ -298,7 +298,7 @@ function shortPerson(label: string, surnameLetters: number): string | null {
  */
 const glyphWidths: Record<string, string> = {
   '0.3': "IJijl'",
-  '0.35': ' .,:;/·',
+  '0.35': ' \u00a0\u202f.,:;/·',
   '0.4': 'ft-()',
   '0.45': 'r!',
   '0.5': '–"',

@@ -29,6 +29,7 @@ import {
   plotValue,
   shortenLabels,
   type TimeUnit,
+  textWidth,
   timeUnitOf,
   truncateLabel,
   weekdays,
@@ -382,7 +383,20 @@ interface BarLayout {
   indexAxis?: JsonObject;
 }
 
-/** Bars along one category axis, values axis opposite, value labels on a second category axis. */
+/** Whether value labels fit above their columns (bold text, about 860 px of plot width). */
+function fitAboveColumns(labels: readonly ChartLabel[]): boolean {
+  const column = 860 / Math.max(labels.length, 1);
+  return labels.every((label) =>
+    (Array.isArray(label) ? label : [label]).every(
+      (line) => textWidth(line, fontSizes.value) * 1.1 + 8 <= column,
+    ),
+  );
+}
+
+/**
+ * Bars along one category axis, values axis opposite, value labels on a
+ * second category axis (left out over columns too narrow for them).
+ */
 function barLayout(p: BarLayout): ChartSpec {
   const index = p.horizontal ? 'y' : 'x';
   const value = p.horizontal ? 'x' : 'y';
@@ -391,7 +405,9 @@ function barLayout(p: BarLayout): ChartSpec {
     [index]: categoryAxis(p.horizontal ? 'left' : 'bottom', { stacked, ...p.indexAxis }),
     [value]: numberAxis(p.horizontal ? 'bottom' : 'left', p.kind, { stacked, ...p.valueAxis }),
   };
-  if (p.valueLabels) scales[`${index}Values`] = valueLabelAxis(p.horizontal ? 'right' : 'top', p.valueLabels);
+  if (p.valueLabels && (p.horizontal || fitAboveColumns(p.valueLabels))) {
+    scales[`${index}Values`] = valueLabelAxis(p.horizontal ? 'right' : 'top', p.valueLabels);
+  }
   if (p.reference) scales[`${index}Ref`] = referenceAxis(index);
   return {
     type: 'bar',
@@ -415,7 +431,6 @@ function barSpec(ctx: Context, code: string): ChartSpec | null {
   if (rows.length < 2) return null;
   const labels = unit ? timeLabels(rows, unit) : displayLabels(rows);
   const horizontal = !unit && isHorizontal(labels);
-  const showValues = horizontal || rows.length <= 12;
   return barLayout({
     chrome: {
       title: title(ctx, name),
@@ -433,7 +448,7 @@ function barSpec(ctx: Context, code: string): ChartSpec | null {
     },
     horizontal,
     labels,
-    valueLabels: showValues ? rows.map((r) => formatValue(kind, r.value)) : undefined,
+    valueLabels: rows.map((r) => formatValue(kind, r.value)),
     datasets: [
       barDataset(
         name,
@@ -613,7 +628,7 @@ function stackedSpec(ctx: Context): ChartSpec | null {
     },
     horizontal,
     labels,
-    valueLabels: horizontal || rows.length <= 12 ? rows.map((r) => formatValue('count', r.value)) : undefined,
+    valueLabels: rows.map((r) => formatValue('count', r.value)),
     datasets: leadStates.map(([code, stateName]) =>
       barDataset(
         stateName,
