@@ -563,10 +563,13 @@ function doughnutSpec(ctx: Context, code: string): ChartSpec | null {
   if (rows.length < 2) return null;
   const total = sum(rows.map((r) => r.value));
   const share = new Intl.NumberFormat('ru-RU', { style: 'percent', maximumFractionDigits: 1 });
-  const labels = displayLabels(rows, legendName).map(
-    (label, i) =>
-      `${label} — ${formatValue(kind, rows[i]?.value)} (${share.format((rows[i]?.value ?? 0) / total)})`,
-  );
+  // The legend column beside the ring is ~400 px: the name gives way to the value and share.
+  const legendWidth = 400;
+  const labels = displayLabels(rows, legendName).map((label, i) => {
+    const suffix = ` — ${formatValue(kind, rows[i]?.value)} (${share.format((rows[i]?.value ?? 0) / total)})`;
+    const room = legendWidth - textWidth(suffix, fontSizes.legend);
+    return `${truncateLabel(label, { width: Math.min(room, legendName.width), size: fontSizes.legend })}${suffix}`;
+  });
   const options = baseOptions({
     title: title(ctx, name),
     subtitle: [
@@ -685,7 +688,10 @@ function funnelSpec(ctx: Context): ChartSpec | null {
   if (isBlank(values)) return noData(ctx, name);
   if (groups.length < 2) return null;
   const kind: FigureKind = counts ? 'count' : 'share';
+  // The tool's own conversion wins (on stage i: reached i+1 / reached i): it knows a lost stage follows no stage.
+  const toolConversion = has('stage_conversion');
   const conversions = values.map((v, i) => {
+    if (toolConversion) return i > 0 ? numberOf(groups[i - 1]!.figures, 'stage_conversion') : null;
     const prev = i > 0 ? values[i - 1] : null;
     return i > 0 && v !== null && prev ? v / prev : null;
   });
@@ -695,7 +701,7 @@ function funnelSpec(ctx: Context): ChartSpec | null {
     const lines = Array.isArray(stage) ? stage : [stage];
     const conversion = conversions[i];
     return budget >= 2 && i > 0 && conversion !== null && conversion !== undefined
-      ? [...lines, `↓ ${formatValue('share', conversion)} из пред.`]
+      ? [...lines, `→ ${formatValue('share', conversion)} из пред.`]
       : lines.length === 1
         ? (lines[0] as string)
         : lines;
