@@ -57,6 +57,23 @@ export async function startAdapters(
     }
   }
 
+  if (config.whatsapp) {
+    const { createWhatsAppAdapter } = await import('./bot/whatsapp/index.ts');
+    const wa = createWhatsAppAdapter({
+      settings: config.whatsapp,
+      db: app.db,
+      core: services.core,
+      logger: logger.child({ adapter: 'whatsapp' }),
+      now: app.now,
+    });
+    routes.push(...wa.routes);
+    services.router.register('whatsapp', wa.sendToChat, async (req) => {
+      await wa.sendBreakdown(req);
+    });
+    wa.start();
+    running.push({ name: 'whatsapp', stop: () => wa.stop() });
+  }
+
   if (routes.length > 0 || config.publicUrl) {
     const server: HttpServer = createHttpServer({
       routes,

@@ -67,6 +67,7 @@ export function createServices(app: App) {
   const breakdownReady = createBreakdownNotifier({
     db: app.db,
     send: (to, reply) => router.send(to, reply),
+    breakdownSender: (channel) => router.breakdownSender(channel),
     logger: app.logger,
     now: app.now,
   });

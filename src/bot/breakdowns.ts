@@ -5,6 +5,7 @@ import type { Queryable } from '../db/client.ts';
 import type { Logger } from '../logger.ts';
 import type { Channel } from './access.ts';
 import type { Reply } from './core.ts';
+import type { BreakdownSender } from './router.ts';
 
 /** Where a message to one bot user goes: their channel and chat. */
 export interface Recipient {
@@ -69,10 +70,23 @@ export function breakdownReply(b: CallBreakdown, opts: { withDispute: boolean; h
 export function createBreakdownNotifier(deps: {
   db: Queryable;
   send: SendToUser;
+  /** A channel's own breakdown delivery, when it has one (WhatsApp). */
+  breakdownSender?: (channel: Recipient['channel']) => BreakdownSender | undefined;
   logger: Logger;
   now: () => Date;
 }) {
-  async function deliver(key: string, to: Recipient, reply: Reply, kind: string): Promise<void> {
+  async function deliver(
+    key: string,
+    to: Recipient,
+    reply: Reply,
+    kind: string,
+    breakdown: CallBreakdown,
+  ): Promise<void> {
+    const own = deps.breakdownSender?.(to.channel);
+    if (own) {
+      await own({ userId: to.userId, breakdown, reply, key });
+      return;
+    }
     const claimed = await deps.db.query<{ id: number }>(
       `INSERT INTO deliveries (key, user_id, channel, kind, payload, status, attempts, scheduled_at, updated_at)
        VALUES ($1, $2, $3, $4, $5::jsonb, 'sending', 1, $6, $6)
@@ -105,6 +119,7 @@ export function createBreakdownNotifier(deps: {
         to,
         breakdownReply(e.breakdown, { withDispute: true }),
         'breakdown',
+        e.breakdown,
       );
     }
     if (e.breakdown.churn_risk === 'high') {
@@ -116,7 +131,7 @@ export function createBreakdownNotifier(deps: {
           withDispute: false,
           heading: `⚠️ Высокий риск потери клиента — звонок менеджера ${m?.name ?? e.managerId}`,
         });
-        await deliver(`risk:${e.callId}:${e.analyzer}:${to.userId}`, to, reply, 'high_risk');
+        await deliver(`risk:${e.callId}:${e.analyzer}:${to.userId}`, to, reply, 'high_risk', e.breakdown);
       }
     }
     deps.logger.debug({ callId: e.callId }, 'breakdown delivered');

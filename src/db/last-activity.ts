@@ -26,25 +26,68 @@ export function lastActivitySql(kind: 'lead' | 'deal', alias: string, ref?: stri
 }
 
 /**
- * Recomputes the stored `last_activity_at` of every lead and deal. Called on
- * every write path (import, sync, webhooks) so "забытые" lists are instant.
+ * The latest linked moment per lead or deal id from each source table, in one
+ * pass per table (GROUP BY) rather than a correlated lookup per record: the
+ * shape for refreshing every record after a bulk load.
  */
-export async function refreshLastActivity(
-  db: Queryable,
-  only?: { leads?: string[]; deals?: string[] },
-): Promise<void> {
+function linkedMomentsSql(kind: 'lead' | 'deal'): string {
+  return `SELECT id, max(t) AS t FROM (
+    SELECT entity_id AS id, max(at) AS t FROM stage_history WHERE entity = '${kind}' GROUP BY entity_id
+    UNION ALL SELECT entity_id, GREATEST(max(created_at), max(completed_at)) FROM activities
+      WHERE entity = '${kind}' AND entity_id IS NOT NULL GROUP BY entity_id
+    UNION ALL SELECT entity_id, GREATEST(max(created_at), max(started_at), max(closed_at)) FROM tasks
+      WHERE entity = '${kind}' AND entity_id IS NOT NULL GROUP BY entity_id
+    UNION ALL SELECT entity_id, max(started_at) FROM calls WHERE entity = '${kind}' AND entity_id IS NOT NULL GROUP BY entity_id
+  ) s GROUP BY id`;
+}
+
+/**
+ * Recomputes the stored `last_activity_at` of leads and deals: every one of
+ * them (set-based, for bulk loads), or only the given ids (per record, for
+ * the small writes of syncs and webhooks). Called on every write path so
+ * "забытые" lists are instant.
+ */
+export async function refreshLastActivity(db: Queryable, only?: { leads?: string[]; deals?: string[] }): Promise<void> {
+  if (!only) {
+    await refreshAll(db);
+    return;
+  }
   for (const [kind, table] of [
     ['lead', 'leads'],
     ['deal', 'deals'],
   ] as const) {
-    const ids = only ? (kind === 'lead' ? only.leads : only.deals) : undefined;
-    if (only && (!ids || ids.length === 0)) continue;
-    const filter = ids ? `WHERE x.id = ANY($1::text[])` : '';
+    const ids = kind === 'lead' ? only.leads : only.deals;
+    if (!ids || ids.length === 0) continue;
     await db.query(
       `UPDATE ${table} SET last_activity_at = m.la
-       FROM (SELECT x.id, ${lastActivitySql(kind, 'x')} AS la FROM ${table} x ${filter}) m
+       FROM (SELECT x.id, ${lastActivitySql(kind, 'x')} AS la FROM ${table} x WHERE x.id = ANY($1::text[])) m
        WHERE ${table}.id = m.id AND ${table}.last_activity_at IS DISTINCT FROM m.la`,
-      ids ? [ids] : [],
+      [ids],
+    );
+  }
+}
+
+async function refreshAll(db: Queryable): Promise<void> {
+  // Calls by a contact's phone, aggregated once for leads and deals: the
+  // latest call per number first (an index-ordered scan), then per contact.
+  const phoneLast = `SELECT cp.contact_id, max(pm.t) AS t
+    FROM contact_phones cp
+    JOIN (SELECT client_phone, max(started_at) AS t FROM calls GROUP BY client_phone) pm ON pm.client_phone = cp.phone
+    GROUP BY cp.contact_id`;
+  for (const [kind, table] of [
+    ['lead', 'leads'],
+    ['deal', 'deals'],
+  ] as const) {
+    await db.query(
+      `WITH linked AS (${linkedMomentsSql(kind)}), by_phone AS (${phoneLast})
+       UPDATE ${table} SET last_activity_at = v.la
+       FROM (
+         SELECT x.id, GREATEST(x.created_at, l.t, p.t) AS la
+         FROM ${table} x
+         LEFT JOIN linked l ON l.id = x.id
+         LEFT JOIN by_phone p ON p.contact_id = x.contact_id
+       ) v
+       WHERE ${table}.id = v.id AND ${table}.last_activity_at IS DISTINCT FROM v.la`,
     );
   }
 }

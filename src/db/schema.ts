@@ -350,7 +350,8 @@ export const subscriptions = pgTable(
     userId: integer('user_id')
       .notNull()
       .references(() => botUsers.id, { onDelete: 'cascade' }),
-    kind: text('kind', { enum: ['daily', 'weekly'] }).notNull(),
+    /** `alerts` rows carry the alert switches (`alerts`) and quiet hours, not a schedule. */
+    kind: text('kind', { enum: ['daily', 'weekly', 'alerts'] }).notNull(),
     channel: text('channel', { enum: ['telegram', 'whatsapp', 'console'] }).notNull(),
     /** Local time of day, HH:MM. */
     timeOfDay: text('time_of_day').notNull().default('09:00'),
@@ -376,7 +377,8 @@ export const deliveries = pgTable(
     channel: text('channel', { enum: ['telegram', 'whatsapp', 'console'] }).notNull(),
     kind: text('kind').notNull(),
     payload: jsonb('payload').notNull(),
-    status: text('status', { enum: ['pending', 'sending', 'sent', 'delivered', 'read', 'failed'] })
+    /** `skipped`: the subscription or user was gone by the time it was due. */
+    status: text('status', { enum: ['pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -386,6 +388,12 @@ export const deliveries = pgTable(
     scheduledAt: tstz('scheduled_at').notNull().defaultNow(),
     sentAt: tstz('sent_at'),
     updatedAt: tstz('updated_at').notNull().defaultNow(),
+    /** The subscription a digest or alert belongs to. */
+    subscriptionId: integer('subscription_id'),
+    /** When a job was queued for this row; null = due rows still to hand to the job queue. */
+    enqueuedAt: tstz('enqueued_at'),
+    /** Messages of a multi-message delivery already sent, so a resumed delivery sends only the rest. */
+    partsSent: integer('parts_sent').notNull().default(0),
   },
   (t) => [
     uniqueIndex('deliveries_key_uq').on(t.key),
