@@ -14,7 +14,7 @@ import { type DemoScale, generateDemo } from './ingest/demo/index.ts';
 import { type ImportReport, importDirectory } from './ingest/import.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { type App, createApp } from './main.ts';
-import { toolInputSchema } from './metrics/types.ts';
+import { type ToolInput, toolInputSchema } from './metrics/types.ts';
 
 /*
  * `voronka <command>`: the operator's entry point. Output meant for people and
@@ -368,47 +368,11 @@ export function buildProgram(): Command {
     .option('--json', 'print the envelope as JSON')
     .description('run one metric tool and print its result envelope')
     .action(async (name: string, args: string, opts: { now?: Date; as: string; json?: boolean }) => {
-      let parsedArgs: unknown;
-      try {
-        parsedArgs = JSON.parse(args);
-      } catch {
-        throw new AppError(
-          'bad_args',
-          `Tool args are not JSON: ${args}`,
-          `Аргументы должны быть JSON, например '{"period":{"name":"this_month"}}'.`,
-        );
-      }
-      const input = toolInputSchema.safeParse(parsedArgs);
-      if (!input.success) {
-        throw new AppError(
-          'bad_args',
-          `Bad tool input: ${input.error.message}`,
-          `Неверные аргументы: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-        );
-      }
+      const input = parseToolArgs(args);
       await withApp(
         async (app) => {
-          const { createServices, callerFromFlag } = await services();
           const { answerText } = await import('./agent/answer.ts');
-          const { registry } = createServices(app);
-          const tool = registry.get(name);
-          if (!tool)
-            throw new AppError(
-              'unknown_tool',
-              `Unknown tool ${name}`,
-              `Нет инструмента «${name}». Список: voronka tools.`,
-            );
-          const caller = await callerFromFlag(app, opts.as);
-          const envelope = await tool.run(
-            {
-              db: app.db,
-              caller,
-              tz: app.config.companyTz,
-              now: app.now(),
-              callsPerDayNorm: app.config.callsPerDayNorm,
-            },
-            input.data,
-          );
+          const { envelope } = await runTool(app, name, input, opts.as);
           out(
             opts.json
               ? JSON.stringify(envelope, null, 2)
@@ -428,24 +392,11 @@ export function buildProgram(): Command {
     .option('--as <who>', 'admin or a manager id', 'admin')
     .description('render the chart of a tool result to a PNG file')
     .action(async (name: string, args: string, opts: { out: string; now?: Date; as: string }) => {
-      const input = toolInputSchema.parse(JSON.parse(args));
+      const input = parseToolArgs(args);
       await withApp(
         async (app) => {
-          const { createServices, callerFromFlag } = await services();
           const { renderEnvelopeChart } = await import('./charts/index.ts');
-          const { registry, renderer } = createServices(app);
-          const tool = registry.get(name);
-          if (!tool)
-            throw new AppError(
-              'unknown_tool',
-              `Unknown tool ${name}`,
-              `Нет инструмента «${name}». Список: voronka tools.`,
-            );
-          const caller = await callerFromFlag(app, opts.as);
-          const envelope = await tool.run(
-            { db: app.db, caller, tz: app.config.companyTz, now: app.now() },
-            input,
-          );
+          const { envelope, renderer } = await runTool(app, name, input, opts.as);
           const chart = await renderEnvelopeChart(renderer, envelope);
           if (!chart) {
             out('Для этого ответа график не нужен: в нём одно число.');
@@ -571,6 +522,54 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function parseToolArgs(args: string): ToolInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    throw new AppError(
+      'bad_args',
+      `Tool args are not JSON: ${args}`,
+      `Аргументы должны быть JSON, например '{"period":{"name":"this_month"}}'.`,
+    );
+  }
+  const input = toolInputSchema.safeParse(parsed);
+  if (!input.success) {
+    throw new AppError(
+      'bad_args',
+      `Bad tool input: ${input.error.message}`,
+      `Неверные аргументы: ${input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return input.data;
+}
+
+/** Runs one tool as `--as` sees it (the operator's CLI defaults to admin). */
+async function runTool(app: App, name: string, input: ToolInput, as: string) {
+  const { createServices, callerFromFlag } = await services();
+  const { registry, renderer } = createServices(app);
+  const tool = registry.get(name);
+  if (!tool) {
+    throw new AppError(
+      'unknown_tool',
+      `Unknown tool ${name}`,
+      `Нет инструмента «${name}». Список: voronka tools.`,
+    );
+  }
+  const caller = await callerFromFlag(app, as);
+  const envelope = await tool.run(
+    {
+      db: app.db,
+      caller,
+      tz: app.config.companyTz,
+      now: app.now(),
+      callsPerDayNorm: app.config.callsPerDayNorm,
+    },
+    input,
+  );
+  return { envelope, renderer };
 }
 
 /** The bot's @username for deep links: configured, else asked from the Bot API, else a placeholder to replace. */
