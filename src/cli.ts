@@ -482,6 +482,67 @@ export function buildProgram(): Command {
       });
     });
 
+  const sync = program
+    .command('sync')
+    .option('--source <s>', 'bitrix24 | amocrm (default: every configured source)')
+    .option('--full', 'a full export instead of the incremental sync')
+    .option('--no-progress', 'no progress output')
+    .description('sync the configured CRMs now');
+  sync.action(async (opts: { source?: string; full?: boolean; progress: boolean }) => {
+    await withApp(async (app) => {
+      const { syncSource, syncSources } = await import('./ingest/sync.ts');
+      const sources = syncSources.filter((s) =>
+        opts.source ? s === opts.source : app.config[s] !== undefined,
+      );
+      if (sources.length === 0) {
+        throw new AppError(
+          'no_source',
+          `No CRM source configured${opts.source ? ` named ${opts.source}` : ''}`,
+          'Не настроен ни один источник: задайте BITRIX24_WEBHOOK_URL или AMOCRM_BASE_URL и AMOCRM_TOKEN.',
+        );
+      }
+      for (const source of sources) {
+        const cfg = app.config[source];
+        if (!cfg)
+          throw new AppError('no_source', `${source} is not configured`, `Источник ${source} не настроен.`);
+        const showProgress = opts.progress && process.stderr.isTTY;
+        const report = await syncSource(
+          { db: app.db, logger: app.logger, now: app.now },
+          source,
+          cfg as never,
+          {
+            full: Boolean(opts.full),
+            onProgress: (p) => {
+              if (showProgress)
+                process.stderr.write(
+                  `\r${source}: ${p.stream} (${p.index}/${p.count}) — ${p.fetched}${p.total ? ` из ${p.total}` : ''}   `,
+                );
+            },
+          },
+        );
+        if (showProgress) process.stderr.write('\n');
+        out(
+          `${source}: ${report.mode}${report.resumed ? ' (resumed)' : ''}, ${report.requests} requests, ${Math.round(report.recordsPerSec)} records/s, ${report.rejected} rejected`,
+        );
+        for (const [entity, c] of Object.entries(report.counts)) {
+          out(
+            `  ${entity.padEnd(16)} +${c.inserted} ~${c.updated} =${c.unchanged} -${c.deleted} ✗${c.rejected}`,
+          );
+        }
+        if (report.rejected > 0) process.exitCode = 1;
+      }
+    });
+  });
+  sync
+    .command('status')
+    .description('where each source sync stands and its last error')
+    .action(async () => {
+      await withApp(async (app) => {
+        const { syncStatus, syncStatusText } = await import('./ingest/sync.ts');
+        out(syncStatusText(await syncStatus(app.db), app.config.companyTz));
+      });
+    });
+
   program
     .command('invite')
     .requiredOption('--role <role>', 'head | manager | admin')

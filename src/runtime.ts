@@ -22,15 +22,16 @@ export function webhookSecret(token: string, configured: string | undefined): st
 
 /**
  * Starts every configured adapter: Telegram (long polling, or a webhook when
- * PUBLIC_URL is set) and the HTTP server for webhooks. Returns what to stop.
+ * PUBLIC_URL is set), WhatsApp, telephony and CRM webhooks, the CRM sync
+ * scheduler, and the HTTP server they need. Returns what to stop.
  */
 export async function startAdapters(
   app: App,
   services: Services,
-  extraRoutes: Route[] = [],
+  opts: { onCallsStored?: (callIds: string[]) => Promise<void> } = {},
 ): Promise<Runnable[]> {
   const running: Runnable[] = [];
-  const routes: Route[] = [...extraRoutes];
+  const routes: Route[] = [];
   const { config, logger } = app;
   // Webhooks are registered only once the HTTP server listens, so the first delivery finds it.
   const afterListen: Array<() => Promise<void>> = [];
@@ -72,6 +73,23 @@ export async function startAdapters(
     });
     wa.start();
     running.push({ name: 'whatsapp', stop: () => wa.stop() });
+  }
+
+  const syncDeps = {
+    db: app.db,
+    logger: logger.child({ part: 'sync' }),
+    now: app.now,
+    onCallsStored: opts.onCallsStored,
+  };
+  if (config.telephonySecret) {
+    const { telephonyRoutes } = await import('./ingest/telephony/index.ts');
+    routes.push(...telephonyRoutes({ ...syncDeps, secret: config.telephonySecret, tz: config.companyTz }));
+  }
+  if (config.bitrix24 || config.amocrm) {
+    const { crmWebhookRoutes, startSyncScheduler } = await import('./ingest/sync.ts');
+    routes.push(...crmWebhookRoutes({ ...syncDeps, config }));
+    const scheduler = startSyncScheduler({ ...syncDeps, config });
+    running.push({ name: 'sync', stop: () => scheduler.stop() });
   }
 
   if (routes.length > 0 || config.publicUrl) {

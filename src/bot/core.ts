@@ -222,6 +222,11 @@ export function createConversationCore(deps: CoreDeps) {
       }
       case '/stats':
         return plain(await statsText(deps.db, deps.tz));
+      case '/status': {
+        if (user.role !== 'admin') return plain('Состояние синхронизации доступно только администраторам.');
+        const { syncStatus, syncStatusText } = await import('../ingest/sync.ts');
+        return plain(syncStatusText(await syncStatus(deps.db), deps.tz));
+      }
       case '/calls':
         return {
           tool: 'calls_stats',

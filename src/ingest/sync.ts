@@ -224,6 +224,13 @@ export async function writeCanonical(
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  // PGlite has no autovacuum: after a large write the planner would work from stale statistics.
+  if (total >= 5000) {
+    const touched = entityNames.filter((e) => (records[e]?.length ?? 0) > 0);
+    await db.exec(
+      `ANALYZE ${[...touched, ...(touched.includes('contacts') ? ['contact_phones'] : [])].join(', ')}`,
+    );
+  }
   const after = await callFacts(db, callIds);
   for (const id of callIds) {
     const now = after.get(id);
@@ -382,6 +389,50 @@ export async function syncStatus(db: Queryable): Promise<SyncStatusRow[]> {
   });
 }
 
+const SOURCE_NAMES: Record<string, string> = { bitrix24: 'Битрикс24', amocrm: 'amoCRM' };
+
+/**
+ * The sync status in Russian, one line a source, for `voronka sync status`
+ * and an admin's /status in the bot: state, when it last worked, the
+ * interrupted run if any, and the last error.
+ */
+export function syncStatusText(rows: SyncStatusRow[], tz: string): string {
+  if (rows.length === 0) return 'Синхронизация с CRM не настроена или ещё не запускалась.';
+  const at = (d: Date | null) =>
+    d
+      ? new Intl.DateTimeFormat('ru-RU', {
+          timeZone: tz,
+          day: '2-digit',
+          month: '2-digit',
+          hour: '2-digit',
+          minute: '2-digit',
+        }).format(d)
+      : '—';
+  return rows
+    .map((r) => {
+      const name = SOURCE_NAMES[r.source] ?? r.source;
+      const parts: string[] = [];
+      if (r.status === 'running') parts.push(`${name}: идёт синхронизация (начата ${at(r.lastSyncAt)})`);
+      else if (r.status === 'error') parts.push(`${name}: ошибка ${at(r.lastSyncAt)}`);
+      else parts.push(`${name}: в порядке`);
+      parts.push(`последняя успешная — ${at(r.lastSuccessAt)}`);
+      if (r.lastRun) {
+        const mode = r.lastRun.mode === 'full' ? 'полная' : 'инкрементальная';
+        parts.push(
+          `${mode}, записей: ${r.lastRun.fetched}${r.lastRun.rejected > 0 ? `, отклонено: ${r.lastRun.rejected}` : ''}`,
+        );
+      }
+      if (r.pending && r.status !== 'running') {
+        parts.push(
+          `прервана ${r.pending.mode === 'full' ? 'полная' : 'инкрементальная'} синхронизация: ${r.pending.streamsDone} из ${r.pending.streams} частей, продолжится с места остановки`,
+        );
+      }
+      if (r.status === 'error' && r.lastError) parts.push(`причина: ${r.lastError}`);
+      return parts.join('; ');
+    })
+    .join('\n');
+}
+
 /* ---------------- connectors ---------------- */
 
 /** What a stream sees while it runs. */
@@ -399,6 +450,12 @@ export interface StreamContext {
    * run continues right after them.
    */
   emit(records: CanonicalRecords, pos: unknown, fetched: number, total?: number): Promise<void>;
+  /**
+   * What `since` becomes for the next run, as set so far in this run (also by
+   * an interrupted process): a "modified since" bound must stay the time the
+   * run first began, or changes made while it was down would be skipped.
+   */
+  readonly nextSince: string | null;
   /** Sets what `since` becomes for the next run once this one completes. */
   setNextSince(since: string | null): void;
   /** Writes everything buffered now (a stream that reads the database needs earlier streams written). */
@@ -414,8 +471,8 @@ export interface Connector {
   streams: ConnectorStream[];
   /** HTTP requests made so far. */
   requests(): number;
-  /** Runs after every write (derived links the source keeps on the other side). */
-  afterWrite?(db: Db): Promise<void>;
+  /** Runs after every write, with what was written (derived links the source keeps on the other side). */
+  afterWrite?(db: Db, written: CanonicalRecords): Promise<void>;
 }
 
 function connectorFor(source: SyncSource, deps: SyncDeps, cfg: Bitrix24Config | AmocrmConfig): Connector {
@@ -430,6 +487,17 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** How often a long run renews its lease when nothing has been written for a while. */
+const HEARTBEAT_MS = 60_000;
+
+async function recordFailure(deps: SyncDeps, source: SyncSource, err: unknown): Promise<void> {
+  await deps.db.query(
+    `UPDATE sync_state SET status = 'error', last_error = $2, updated_at = $3 WHERE source = $1`,
+    [source, errorText(err).slice(0, 2000), deps.now()],
+  );
+  deps.logger.error({ err, source }, 'sync failed');
+}
+
 /**
  * Runs one sync of a source: resumes an interrupted run, otherwise starts a
  * full run (`full`, or nothing synced yet) or an incremental one from the
@@ -442,44 +510,60 @@ export async function syncSource(
   cfg: Bitrix24Config | AmocrmConfig,
   opts: SyncOptions = {},
 ): Promise<SyncReport> {
-  const { db, logger } = deps;
-  const t0 = performance.now();
-  if (!(await claim(db, source, deps.now()))) {
+  if (!(await claim(deps.db, source, deps.now()))) {
     throw new AppError(
       'sync_busy',
       `${source} sync is already running`,
       'Синхронизация уже идёт в другом процессе; дождитесь её окончания (voronka sync status).',
     );
   }
-  const connector = connectorFor(source, deps, cfg);
-  const cursor = await loadCursor(db, source);
-  const names = connector.streams.map((s) => s.name);
-  let resumed = false;
-  if (cursor.run && !(opts.full && cursor.run.mode === 'incremental')) {
-    resumed = true;
+  try {
+    return await runSync(deps, source, cfg, opts);
+  } catch (err) {
+    await recordFailure(deps, source, err);
+    throw err;
+  }
+}
+
+function startRun(
+  cursor: SourceCursor,
+  names: string[],
+  full: boolean,
+  now: Date,
+): { run: RunState; resumed: boolean } {
+  if (cursor.run && !(full && cursor.run.mode === 'incremental')) {
     for (const n of names) {
       cursor.run.streams[n] ??= { done: false, pos: undefined, since: null, nextSince: null, fetched: 0 };
     }
-  } else {
-    const mode = opts.full || names.every((n) => cursor.since[n] === undefined) ? 'full' : 'incremental';
-    cursor.run = {
-      mode,
-      startedAt: deps.now().toISOString(),
-      streams: Object.fromEntries(
-        names.map((n) => [
-          n,
-          {
-            done: false,
-            pos: undefined,
-            since: mode === 'full' ? null : (cursor.since[n] ?? null),
-            nextSince: null,
-            fetched: 0,
-          },
-        ]),
-      ),
+    return { run: cursor.run, resumed: true };
+  }
+  const mode = full || names.every((n) => cursor.since[n] === undefined) ? 'full' : 'incremental';
+  const streams: Record<string, StreamState> = {};
+  for (const n of names) {
+    streams[n] = {
+      done: false,
+      pos: undefined,
+      since: mode === 'full' ? null : (cursor.since[n] ?? null),
+      nextSince: null,
+      fetched: 0,
     };
   }
-  const run = cursor.run;
+  cursor.run = { mode, startedAt: now.toISOString(), streams };
+  return { run: cursor.run, resumed: false };
+}
+
+async function runSync(
+  deps: SyncDeps,
+  source: SyncSource,
+  cfg: Bitrix24Config | AmocrmConfig,
+  opts: SyncOptions,
+): Promise<SyncReport> {
+  const { db, logger } = deps;
+  const t0 = performance.now();
+  const connector = connectorFor(source, deps, cfg);
+  const cursor = await loadCursor(db, source);
+  const names = connector.streams.map((s) => s.name);
+  const { run, resumed } = startRun(cursor, names, opts.full === true, deps.now());
   await saveCursor(db, source, cursor, deps.now());
 
   const report: SyncReport = {
@@ -497,17 +581,19 @@ export async function syncSource(
   const flushAt = opts.flushAt ?? 20_000;
   let buffer: CanonicalRecords = {};
   let buffered = 0;
+  let lastBeat = deps.now().getTime();
   /** Stream positions that become true once the buffer is written. */
   const pendingPos = new Map<string, { pos: unknown; fetched: number; done: boolean }>();
 
   const flush = async () => {
     if (buffered > 0) {
-      const res = await writeCanonical(deps, buffer);
+      const written = buffer;
+      const res = await writeCanonical(deps, written);
       addCounts(report.counts, res.counts);
       report.rejected += res.rejected;
       for (const r of res.firstRejects) if (report.firstRejects.length < 100) report.firstRejects.push(r);
       if (res.callsChanged.length > 0 && deps.onCallsStored) await deps.onCallsStored(res.callsChanged);
-      if (connector.afterWrite) await connector.afterWrite(db);
+      if (connector.afterWrite) await connector.afterWrite(db, written);
     }
     buffer = {};
     buffered = 0;
@@ -519,6 +605,14 @@ export async function syncSource(
     }
     pendingPos.clear();
     await saveCursor(db, source, cursor, deps.now());
+    lastBeat = deps.now().getTime();
+  };
+  /** Renews the lease during long stretches without writes (rate-limited reading). */
+  const heartbeat = async () => {
+    const now = deps.now();
+    if (now.getTime() - lastBeat < HEARTBEAT_MS) return;
+    lastBeat = now.getTime();
+    await db.query(`UPDATE sync_state SET updated_at = $2 WHERE source = $1`, [source, now]);
   };
 
   try {
@@ -552,6 +646,10 @@ export async function syncSource(
             ...(total !== undefined ? { total } : {}),
           });
           if (buffered >= flushAt) await flush();
+          else await heartbeat();
+        },
+        get nextSince() {
+          return st.nextSince;
         },
         setNextSince: (s) => {
           st.nextSince = s;
@@ -571,12 +669,6 @@ export async function syncSource(
     } catch (flushErr) {
       logger.error({ err: flushErr }, 'sync: could not write the records fetched before the failure');
     }
-    const message = errorText(err);
-    await db.query(
-      `UPDATE sync_state SET status = 'error', last_error = $2, updated_at = $3 WHERE source = $1`,
-      [source, message.slice(0, 2000), deps.now()],
-    );
-    logger.error({ err, source }, 'sync failed');
     throw err;
   }
 

@@ -154,7 +154,9 @@ export function amocrmConnector(deps: SyncDeps, cfg: AmocrmConfig): Connector {
         from: ctx.since === null ? null : Number(ctx.since),
         page: 1,
       };
-      let newest = ctx.since === null ? null : Number(ctx.since);
+      // On a resumed run the newest `updated_at` read before the interruption still counts.
+      const known = ctx.nextSince ?? ctx.since;
+      let newest = known === null ? null : Number(known);
       if (newest !== null) ctx.setNextSince(String(newest));
       for await (const page of updatedScan(client, pathname, key, base, start)) {
         if (page.maxUpdated !== null && (newest === null || page.maxUpdated > newest))

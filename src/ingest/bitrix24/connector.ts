@@ -133,9 +133,13 @@ async function* scanCrm(
   }
   const pos = (ctx.pos as { pass?: number; after?: number } | undefined) ?? {};
   for (let pass = pos.pass ?? 0; pass < changedFields.length; pass++) {
-    const filtered: ListSpec = { ...spec, filter: { ...(spec.filter ?? {}), ...sinceFilter(changedFields[pass]!, ctx.since) } };
+    const filtered: ListSpec = {
+      ...spec,
+      filter: { ...(spec.filter ?? {}), ...sinceFilter(changedFields[pass]!, ctx.since) },
+    };
     const after = pass === pos.pass ? (pos.after ?? 0) : 0;
-    for await (const page of pagedScan(client, filtered, after)) yield { page, pos: { pass, after: page.after } };
+    for await (const page of pagedScan(client, filtered, after))
+      yield { page, pos: { pass, after: page.after } };
     if (ctx.since === null) return;
   }
 }
@@ -154,9 +158,16 @@ async function dealsOfLeads(db: Db, leadIds: string[]): Promise<Map<string, stri
  * The moment each closed lead or deal without MOVED_TIME entered its current
  * stage: from stored history, else from the portal's history (its latest entry).
  */
-async function enteredAt(client: Bitrix24Client, db: Db, kind: 'lead' | 'deal', recs: Rec[]): Promise<Map<string, string>> {
+async function enteredAt(
+  client: Bitrix24Client,
+  db: Db,
+  kind: 'lead' | 'deal',
+  recs: Rec[],
+): Promise<Map<string, string>> {
   const semantic = (r: Rec) => (kind === 'lead' ? r.STATUS_SEMANTIC_ID : r.STAGE_SEMANTIC_ID);
-  const missing = recs.filter((r) => !map.ts(r.MOVED_TIME) && map.semanticOf(semantic(r)) !== 'open').map((r) => String(r.ID));
+  const missing = recs
+    .filter((r) => !map.ts(r.MOVED_TIME) && map.semanticOf(semantic(r)) !== 'open')
+    .map((r) => String(r.ID));
   if (missing.length === 0) return new Map();
   const rows = await db.query<{ entity_id: string; at: Date }>(
     `SELECT entity_id, max(at) AS at FROM stage_history WHERE entity = $1 AND entity_id = ANY($2::text[]) GROUP BY entity_id`,
@@ -169,7 +180,12 @@ async function enteredAt(client: Bitrix24Client, db: Db, kind: 'lead' | 'deal', 
     for (const id of ask.slice(i, i + 50)) {
       cmds[`h${id}`] = {
         method: 'crm.stagehistory.list',
-        params: { entityTypeId: kind === 'lead' ? 1 : 2, filter: { OWNER_ID: id }, order: { ID: 'DESC' }, start: -1 },
+        params: {
+          entityTypeId: kind === 'lead' ? 1 : 2,
+          filter: { OWNER_ID: id },
+          order: { ID: 'DESC' },
+          start: -1,
+        },
       };
     }
     const res = await client.batch(cmds);
@@ -328,7 +344,7 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
     };
     const n = departments.length + users.length + categories.length + dealStages.length;
     await ctx.emit(records, null, n);
-    ctx.setNextSince(nextSinceFrom(client, deps));
+    ctx.setNextSince(ctx.nextSince ?? nextSinceFrom(client, deps));
   });
 
   const crmStream = (
@@ -338,7 +354,7 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
     toRecords: (recs: Rec[]) => Promise<CanonicalRecords>,
   ) =>
     stream(name, async (ctx) => {
-      ctx.setNextSince(nextSinceFrom(client, deps));
+      ctx.setNextSince(ctx.nextSince ?? nextSinceFrom(client, deps));
       for await (const { page, pos } of scanCrm(client, spec, ctx, changedFields)) {
         await ctx.emit(await toRecords(page.records), pos, page.records.length, page.total);
       }
@@ -368,7 +384,7 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
    */
   const commentsStream = stream('comments', async (ctx) => {
     await ctx.flush();
-    ctx.setNextSince(nextSinceFrom(client, deps));
+    ctx.setNextSince(ctx.nextSince ?? nextSinceFrom(client, deps));
     const pos = (ctx.pos as { kind: 'lead' | 'deal'; after: string } | undefined) ?? {
       kind: 'lead',
       after: '',
@@ -412,7 +428,7 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
   });
 
   const tasksStream = stream('tasks', async (ctx) => {
-    ctx.setNextSince(nextSinceFrom(client, deps));
+    ctx.setNextSince(ctx.nextSince ?? nextSinceFrom(client, deps));
     const spec: ListSpec = { ...specs.tasks, filter: sinceFilter('CHANGED_DATE', ctx.since) };
     const after = (ctx.pos as { after?: number } | undefined)?.after ?? 0;
     for await (const page of pagedScan(client, spec, after)) {
@@ -432,8 +448,12 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
         companies: r.map(map.company),
       })),
       crmStream('contacts', specs.contacts, ['DATE_MODIFY'], async (r) => ({ contacts: r.map(map.contact) })),
-      crmStream('leads', specs.leads, ['DATE_MODIFY', 'LAST_ACTIVITY_TIME'], async (r) => ({ leads: await mapLeads(client, db, r) })),
-      crmStream('deals', specs.deals, ['DATE_MODIFY', 'LAST_ACTIVITY_TIME'], async (r) => ({ deals: await mapDeals(client, db, r) })),
+      crmStream('leads', specs.leads, ['DATE_MODIFY', 'LAST_ACTIVITY_TIME'], async (r) => ({
+        leads: await mapLeads(client, db, r),
+      })),
+      crmStream('deals', specs.deals, ['DATE_MODIFY', 'LAST_ACTIVITY_TIME'], async (r) => ({
+        deals: await mapDeals(client, db, r),
+      })),
       historyStream('lead_history', 'lead'),
       historyStream('deal_history', 'deal'),
       crmStream('activities', specs.activities, ['LAST_UPDATED'], async (r) => ({
@@ -448,12 +468,21 @@ export function bitrix24Connector(deps: SyncDeps, cfg: Bitrix24Config): Connecto
   };
 }
 
-/** Sets each lead's `deal_id` from the deals that name it (the link Bitrix24 keeps on the deal only). */
-async function linkLeadsToDeals(db: Db): Promise<void> {
+/**
+ * Sets `deal_id` of the leads just written or named by the deals just written,
+ * from the deals that name them: Bitrix24 keeps the link on the deal only
+ * (LEAD_ID), and a lead is usually written before the deal made from it.
+ */
+async function linkLeadsToDeals(db: Db, written: CanonicalRecords): Promise<void> {
+  const leadIds = new Set<string>();
+  for (const l of written.leads ?? []) if (l.deleted !== true) leadIds.add(String(l.id));
+  for (const d of written.deals ?? []) if (typeof d.lead_id === 'string') leadIds.add(d.lead_id);
+  if (leadIds.size === 0) return;
   await db.query(
     `UPDATE leads SET deal_id = d.id
-     FROM (SELECT DISTINCT ON (lead_id) lead_id, id FROM deals WHERE lead_id IS NOT NULL ORDER BY lead_id, created_at, id) d
+     FROM (SELECT DISTINCT ON (lead_id) lead_id, id FROM deals WHERE lead_id = ANY($1::text[]) ORDER BY lead_id, created_at, id) d
      WHERE leads.id = d.lead_id AND leads.deal_id IS DISTINCT FROM d.id`,
+    [[...leadIds]],
   );
 }
 
@@ -545,7 +574,9 @@ async function fetchForEvent(
       return {
         ...(extra?.result.contact ? { contacts: arr(extra.result.contact).map(map.contact) } : {}),
         ...(extra?.result.company ? { companies: arr(extra.result.company).map(map.company) } : {}),
-        ...(kind === 'lead' ? { leads: await mapLeads(client, db, recs) } : { deals: await mapDeals(client, db, recs) }),
+        ...(kind === 'lead'
+          ? { leads: await mapLeads(client, db, recs) }
+          : { deals: await mapDeals(client, db, recs) }),
         stage_history: history,
         activities: comments,
       };
@@ -615,7 +646,7 @@ export function bitrix24WebhookRoute(deps: WebhookDeps, cfg: Bitrix24Config): Ro
         records = await fetchForEvent(client, deps.db, what.kind, id, data);
       }
       const res = await writeCanonical(deps, records);
-      await linkLeadsToDeals(deps.db);
+      await linkLeadsToDeals(deps.db, records);
       if (what.kind === 'call' && res.callsStored.length > 0 && deps.onCallsStored) {
         await deps.onCallsStored(res.callsStored);
       }

@@ -82,17 +82,19 @@ export async function* pagedScan(client: Bitrix24Client, spec: ListSpec, after =
     const cmds: Record<string, B24Command> = {};
     for (let k = 0; k < n; k++) cmds[`p${k}`] = command(spec, filter, 'ASC', k * PAGE);
     const res = await client.batch(cmds);
+    const counted = res.total.p0 !== undefined;
     const total = Number(res.total.p0 ?? 0);
     let records: Rec[] = [];
     for (let k = 0; k < n; k++) records.push(...spec.items(res.result[`p${k}`]));
     records = sortById(spec, records);
     const last = records.at(-1);
-    const done = records.length === 0 || n * PAGE >= total;
+    // Without a total, the last page's `next` says whether there is more.
+    const done = records.length === 0 || (counted ? n * PAGE >= total : res.next[`p${n - 1}`] === undefined);
     const next = last ? spec.idOf(last) : anchor;
-    yield { records, after: next, total };
+    yield { records, after: next, ...(counted ? { total } : {}) };
     if (done) return;
     anchor = next;
-    expected = Math.ceil((total - n * PAGE) / PAGE);
+    expected = counted ? Math.ceil((total - n * PAGE) / PAGE) : BATCH;
   }
 }
 
