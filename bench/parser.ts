@@ -22,7 +22,7 @@ function chains(path: string): Labelled[][] {
 }
 
 const banks = [
-  '/work/shared/questions/questions.ru.jsonl',
+  fileURLToPath(new URL('../../shared/questions/questions.ru.jsonl', import.meta.url)),
   fileURLToPath(new URL('../test/fixtures/questions-2.ru.jsonl', import.meta.url)),
 ];
 const all = banks.flatMap(chains);

@@ -112,9 +112,9 @@ async function runImport(
 }
 
 /** First start: the small demo company, generated and loaded through the real import path. */
-async function ensureDemoData(app: App, logger: Logger): Promise<void> {
+async function ensureDemoData(app: App, logger: Logger): Promise<boolean> {
   const [row] = await app.db.query<{ n: number }>('SELECT count(*) AS n FROM managers');
-  if (Number(row?.n) > 0) return;
+  if (Number(row?.n) > 0) return false;
   out('База пуста: создаю демо-данные небольшой компании (~20 тыс. звонков за 12 месяцев)…');
   const t0 = performance.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-demo-'));
@@ -134,8 +134,33 @@ async function ensureDemoData(app: App, logger: Logger): Promise<void> {
     out(
       `Демо-данные загружены: ${report.rows} записей за ${((performance.now() - t0) / 1000).toFixed(1)} с.`,
     );
+    return true;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * New calls are queued for analysis on import; only the last day's, so a
+ * history import does not message managers about old calls (`voronka analyze`
+ * backfills those).
+ */
+async function queueFreshCalls(app: App): Promise<void> {
+  const since = new Date(app.now().getTime() - 86_400_000);
+  const rows = await app.db.query<{ id: string }>(
+    `SELECT c.id FROM calls c WHERE c.started_at >= $1 AND (c.transcript IS NOT NULL OR c.recording_url IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM call_analyses a WHERE a.call_id = c.id)`,
+    [since],
+  );
+  if (rows.length === 0) return;
+  const { createServices } = await services();
+  const { startPipeline } = await import('./runtime.ts');
+  const analysis = await startPipeline(app, createServices(app), { workers: false });
+  try {
+    const counts = await analysis.pipeline.enqueueCalls(rows.map((r) => r.id));
+    out(`Queued for analysis: ${counts.queued.analyze + counts.queued.transcribe} calls of the last 24 h.`);
+  } finally {
+    await analysis.runnable.stop();
   }
 }
 
@@ -190,12 +215,20 @@ export function buildProgram(): Command {
     )
     .action(async () => {
       await withApp(async (app) => {
-        if (!app.config.databaseUrl) await ensureDemoData(app, app.logger);
+        const demoLoaded = !app.config.databaseUrl && (await ensureDemoData(app, app.logger));
         const { createServices, ensureConsoleAdmin } = await services();
-        const { startAdapters, stopAll } = await import('./runtime.ts');
+        const { startAdapters, startPipeline, stopAll } = await import('./runtime.ts');
         await ensureConsoleAdmin(app);
         const svc = createServices(app);
-        const running = await startAdapters(app, svc);
+        const analysis = await startPipeline(app, svc);
+        // The demo's past calls are analyzed in the background, without a message per old call.
+        if (demoLoaded) await analysis.pipeline.backfill({ wait: false, notify: false });
+        const running = [
+          analysis.runnable,
+          ...(await startAdapters(app, svc, {
+            onCallsStored: async (ids) => void (await analysis.pipeline.enqueueCalls(ids)),
+          })),
+        ];
         const messengers = Boolean(app.config.telegram || app.config.whatsapp);
         // Under a service manager (stdin not a terminal) with a messenger configured: headless, no exit on EOF.
         const chat =
@@ -244,9 +277,17 @@ export function buildProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .description('load a directory of canonical JSONL files')
     .action(async (dir: string, opts: { rejects: string; progress: boolean }) => {
-      const report = await withApp((app) =>
-        runImport(app, dir, path.resolve(opts.rejects), opts.progress && process.stderr.isTTY),
-      );
+      const report = await withApp(async (app) => {
+        const r = await runImport(
+          app,
+          dir,
+          path.resolve(opts.rejects),
+          opts.progress && process.stderr.isTTY,
+        );
+        const calls = r.counts.calls;
+        if (calls && calls.inserted + calls.updated > 0) await queueFreshCalls(app);
+        return r;
+      });
       printImportReport(report);
       if (report.rejected > 0) process.exitCode = 1;
     });
@@ -381,6 +422,64 @@ export function buildProgram(): Command {
         },
         opts.now ? { now: opts.now } : {},
       );
+    });
+
+  program
+    .command('analyze')
+    .option('--since <date>', 'only calls started on or after this date (YYYY-MM-DD or ISO)')
+    .option('--limit <n>', 'at most this many calls, newest first', parseIntArg)
+    .option('--status', 'show the pipeline: jobs per step, dead letters and their reasons')
+    .option('--redrive', 'send dead-lettered calls back to the step they failed in')
+    .description('analyze calls that have no breakdown yet (a backfill through the durable queue)')
+    .action(async (opts: { since?: string; limit?: number; status?: boolean; redrive?: boolean }) => {
+      await withApp(async (app) => {
+        const { createServices } = await services();
+        const { startPipeline } = await import('./runtime.ts');
+        const { pipelineStatus, formatPipelineStatusRu } = await import('./analysis/pipeline/index.ts');
+        if (opts.status) {
+          out(formatPipelineStatusRu(await pipelineStatus(app.db)));
+          return;
+        }
+        const analysis = await startPipeline(app, createServices(app));
+        try {
+          if (opts.redrive) {
+            out(`${await analysis.pipeline.redriveFailed()} calls sent back to the queue`);
+            return;
+          }
+          const since = opts.since ? new Date(opts.since) : undefined;
+          if (since && Number.isNaN(since.getTime()))
+            throw new InvalidArgumentError(`--since "${opts.since}" is not a date`);
+          const bar = progressBar(process.stderr.isTTY);
+          const result = await analysis.pipeline.backfill({
+            ...(since ? { since } : {}),
+            ...(opts.limit ? { limit: opts.limit } : {}),
+            onProgress: (p) => bar.update(p.stored + p.exists + p.skipped + p.failed, Math.max(p.total, 1)),
+          });
+          // Calls queued earlier (by `start`, a sync or a webhook) are worked off too before exiting.
+          for (;;) {
+            const status = await pipelineStatus(app.db);
+            const left = status.queues
+              .filter((q) => q.queue !== 'call.dead')
+              .reduce((n, q) => n + q.created + q.retry + q.active, 0);
+            if (left === 0) break;
+            bar.update(Math.max(0, result.selected - left), Math.max(result.selected, left));
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+          bar.stop();
+          const after = await pipelineStatus(app.db);
+          out(
+            `${result.selected} calls without a breakdown were queued or already in the queue; breakdowns now: ${
+              Object.entries(after.breakdowns)
+                .map(([a, n]) => `${a} ${n}`)
+                .join(', ') || '0'
+            }; dead letters: ${after.dead}`,
+          );
+          for (const [reason, n] of Object.entries(result.skipped)) out(`  not analyzable (${reason}): ${n}`);
+          if (after.dead > 0) process.exitCode = 1;
+        } finally {
+          await analysis.runnable.stop();
+        }
+      });
     });
 
   program

@@ -109,6 +109,37 @@ export async function startAdapters(
   return running;
 }
 
+/**
+ * The durable call-analysis pipeline (pg-boss in the same database), with
+ * this process's workers: breakdown-ready events go to the messenger notifier.
+ */
+export async function startPipeline(app: App, services: Services, opts: { workers?: boolean } = {}) {
+  const { startBoss } = await import('./jobs/boss.ts');
+  const { createAnalysisPipeline } = await import('./analysis/pipeline/index.ts');
+  const { analysisFromConfig } = await import('./analysis/setup.ts');
+  const logger = app.logger.child({ part: 'analysis' });
+  const boss = await startBoss(app.db, logger, { supervise: opts.workers !== false, schedule: false });
+  const { analyzer, transcriber } = analysisFromConfig(app.config, logger);
+  const pipeline = createAnalysisPipeline({
+    db: app.db,
+    boss,
+    logger,
+    analyzer,
+    transcriber,
+    now: app.now,
+    onBreakdownReady: services.breakdownReady,
+  });
+  if (opts.workers !== false) await pipeline.start();
+  const runnable: Runnable = {
+    name: 'analysis',
+    async stop() {
+      await pipeline.stop();
+      await boss.stop({ graceful: true, timeout: 5_000 });
+    },
+  };
+  return { pipeline, runnable };
+}
+
 /** Stops everything in reverse order, giving up after `timeoutMs` so SIGTERM ends the process in time. */
 export async function stopAll(running: Runnable[], logger: Logger, timeoutMs = 8_000): Promise<void> {
   const all = (async () => {

@@ -1,3 +1,5 @@
+import { formatBreakdownRu } from '../analysis/format.ts';
+import type { CallBreakdown } from '../analysis/schema.ts';
 import { formatDays, formatDuration, formatInt, formatMoney, formatShare } from '../bot/format.ts';
 import { type FigureFormat, infoOf } from '../metrics/figures.ts';
 import { formatPeriodRu } from '../metrics/period.ts';
@@ -97,6 +99,7 @@ export function formatFigure(code: string, value: Figure | undefined, format?: F
     case 'days':
       return formatDays(value);
     case 'decimal':
+      return formatShare(value / 100).replace(' %', '');
     case 'score':
       return Number.isInteger(value) ? formatInt(value) : formatShare(value / 100).replace(' %', '');
     default:
@@ -114,6 +117,8 @@ export interface AnswerOptions {
   /** HTML (Telegram) or plain text (console, WhatsApp). */
   html?: boolean;
   suggestion?: string | undefined;
+  /** Company time zone, for the times of listed records. */
+  tz?: string;
   /** A plan by count of deals: plan, fact and forecast are counts, not rubles. */
   countPlan?: boolean;
   /** The named period asked for (`last_week`), so the answer says it in words as well as dates. */
@@ -178,7 +183,22 @@ export function sortGroups(
   });
 }
 
-function itemLine(item: EnvelopeItem): string {
+/** A timestamp of an item in the company's time zone: `23.11 10:42`. */
+function localTime(value: unknown, tz: string): string {
+  const d = value instanceof Date ? value : new Date(String(value));
+  if (Number.isNaN(d.getTime())) return String(value);
+  return new Intl.DateTimeFormat('ru-RU', {
+    timeZone: tz,
+    day: '2-digit',
+    month: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  })
+    .format(d)
+    .replace(',', '');
+}
+
+function itemLine(item: EnvelopeItem, tz: string): string {
   const parts: string[] = [];
   const title = item.title ?? item.name ?? item.id;
   parts.push(String(title));
@@ -186,8 +206,11 @@ function itemLine(item: EnvelopeItem): string {
   if (typeof item.amount === 'number') parts.push(formatMoney(item.amount));
   if (typeof item.days_idle === 'number') parts.push(`${formatInt(item.days_idle)} дн. без активности`);
   if (item.stage) parts.push(String(item.stage));
-  if (item.started_at) parts.push(String(item.started_at).slice(0, 16).replace('T', ' '));
-  if (item.client_phone) parts.push(`+${item.client_phone}`);
+  if (item.started_at) parts.push(localTime(item.started_at, tz));
+  if (item.client_phone) {
+    const phone = String(item.client_phone);
+    parts.push(/^\d+$/.test(phone) ? `+${phone}` : phone);
+  }
   return parts.join(' · ');
 }
 
@@ -217,9 +240,20 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
     lines.push(highlight.includes(code) ? b(line) : e(line));
   }
 
+  // call_breakdown's item is the call's details merged with its breakdown JSON.
+  const first = env.items?.[0];
+  const breakdown =
+    env.metric === 'call_breakdown' && first && 'script' in first
+      ? (first as unknown as CallBreakdown)
+      : undefined;
   if (env.groups && env.groups.length > 0) {
     const figure = rankingFigure(env, opts.highlight);
-    const groups = sortGroups(env.groups, figure, opts.sort);
+    // Asked about one figure "по источникам": rank by it, unless the groups have an order of their own.
+    const ordered =
+      ['stage_funnel', 'lead_stage_reach', 'calls_by_time'].includes(env.metric) ||
+      /^(\d{4}-\d{2}(-\d{2})?|\d{1,2}|пн|вт|ср|чт|пт|сб|вс)$/.test(env.groups[0]?.label ?? '');
+    const rankBy = opts.sort ?? (!ordered && figure && opts.highlight?.includes(figure) ? 'desc' : undefined);
+    const groups = sortGroups(env.groups, figure, rankBy);
     lines.push('');
     if (figure) lines.push(e(`${infoOf(figure).label}:`));
     groups.slice(0, limit).forEach((g, i) => {
@@ -228,10 +262,10 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
     if (groups.length > limit) lines.push(e(`… ещё ${groups.length - limit}`));
   }
 
-  if (env.items && env.items.length > 0 && (opts.wantsList || listTools.has(env.metric))) {
+  if (env.items && env.items.length > 0 && !breakdown && (opts.wantsList || listTools.has(env.metric))) {
     lines.push('');
     env.items.slice(0, limit).forEach((item, i) => {
-      lines.push(e(`${i + 1}. ${itemLine(item)}`));
+      lines.push(e(`${i + 1}. ${itemLine(item, opts.tz ?? 'Europe/Moscow')}`));
     });
     const countCode = env.metric === 'list_records' ? 'total' : env.metric;
     const total =
@@ -239,6 +273,8 @@ export function answerText(env: Envelope, opts: AnswerOptions = {}): string {
     const more = Math.max(total, env.items.length) - Math.min(limit, env.items.length);
     if (more > 0) lines.push(e(`… ещё ${formatInt(more)}`));
   }
+
+  if (breakdown) lines.push('', e(formatBreakdownRu(breakdown)));
 
   for (const note of env.notes ?? []) lines.push(e(`ℹ️ ${note}`));
   if (opts.suggestion) lines.push('', e(`Можно спросить: «${opts.suggestion}»`));

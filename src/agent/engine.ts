@@ -145,6 +145,7 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
     const opts = {
       periodName: named ?? (request.input.period ? undefined : tool.defaultPeriod),
       countPlan: request.input.metric === 'count',
+      tz: deps.tz,
       highlight: request.highlight,
       sort: request.sort,
       wantsList: request.wantsList,

@@ -6,6 +6,7 @@ import { dealTools } from '../metrics/deals.ts';
 import { leadTools } from '../metrics/leads.ts';
 import { managerTools } from '../metrics/managers.ts';
 import { planTools } from '../metrics/plan.ts';
+import { qualityTools } from '../metrics/quality.ts';
 import { taskTools } from '../metrics/tasks.ts';
 import type { MetricTool } from '../metrics/tool.ts';
 import { type ToolInput, toolInputSchema } from '../metrics/types.ts';
@@ -18,6 +19,7 @@ export const coreMetricTools: MetricTool[] = [
   ...planTools,
   ...managerTools,
   ...taskTools,
+  ...qualityTools,
 ];
 
 export class ToolRegistry {

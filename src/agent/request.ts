@@ -1,5 +1,11 @@
 import { periodInputFromSlot } from '../metrics/period.ts';
-import { type GroupBy, groupByValues, type ToolInput } from '../metrics/types.ts';
+import {
+  type GroupBy,
+  groupByValues,
+  type QualityAspect,
+  qualityAspects,
+  type ToolInput,
+} from '../metrics/types.ts';
 import type { Slots, ToolIntent } from './parser/types.ts';
 
 /** A resolved question: which tool to run, with what input, and what the answer should lead with. */
@@ -68,6 +74,13 @@ export function toolRequestFromSlots(intent: ToolIntent, slots: Slots): ToolRequ
   if (intent === 'plan_progress' && slots.metric === 'count') input.metric = 'count';
   // "по этапам": the per-stage table (open now, lost there, time in stage).
   if (intent === 'deal_stats' && slots.metric === 'by_stage' && !input.group_by) input.group_by = 'stage';
+  if (intent === 'call_quality' && slots.metric) {
+    // "звонки с высоким риском" → churn_risk + filter high → the aspect lists those calls.
+    const aspect = slots.filter ? `${slots.metric}.${slots.filter}` : slots.metric;
+    const known = qualityAspects.find((a) => a === aspect) ?? qualityAspects.find((a) => a === slots.metric);
+    if (known) input.aspect = known as QualityAspect;
+  }
+  if (intent === 'call_breakdown' && slots.which && slots.which !== 'last') input.call_id = slots.which;
   if (intent === 'list_records') {
     if (slots.which === 'deals' || slots.which === 'leads') input.which = slots.which;
     const statuses = [

@@ -13,9 +13,10 @@ import {
   type RefTarget,
   referenceableEntities,
 } from './entities.ts';
+import { type Compiled, recordValidator, UNDECIDED } from './fast-validate.ts';
 import { KeyTable } from './key-table.ts';
 import { readLines } from './lines.ts';
-import { writeRows } from './upsert.ts';
+import { type BatchResult, type BulkWriter, openBulkWriter } from './upsert.ts';
 
 /** One rejected record: where it was, why, and the record itself (IMPORT_FORMAT.md "Rules"). */
 export interface Reject {
@@ -54,14 +55,20 @@ export interface ImportOptions {
   /** Bytes read so far of the total, for a progress bar. */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   batchSize?: number;
+  /** On PostgreSQL, a file at least this big going into an empty table is bulk-loaded (see `BulkWriter.begin`); default 8 MiB. */
+  bulkLoadBytes?: number;
 }
 
 type Rec = Record<string, unknown>;
-type Validated =
-  | { ok: true; rec: Rec; key: string; deleted: boolean }
-  | { ok: false; reason: string; key?: string };
+type Validated = { ok: true; rec: Rec; key: string; deleted: boolean } | { ok: false; reason: string; key?: string };
 
 const FIRST_REJECTS = 100;
+
+const compiled = new Map<EntityName, Compiled | undefined>();
+function compiledFor(spec: EntitySpec): Compiled | undefined {
+  if (!compiled.has(spec.name)) compiled.set(spec.name, recordValidator(spec));
+  return compiled.get(spec.name);
+}
 
 /** Parses and validates one JSONL line into a normalized record. */
 function validateLine(spec: EntitySpec, line: string): Validated & { raw?: unknown } {
@@ -76,29 +83,34 @@ function validateLine(spec: EntitySpec, line: string): Validated & { raw?: unkno
   }
   const rawKey = keyOfRaw(spec, raw as Rec);
   // A deletion needs only the record's id: `{"id": "D1", "deleted": true}`.
-  if ((raw as Rec).deleted === true && rawKey)
-    return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
-  const parsed = spec.schema.safeParse(raw);
-  if (!parsed.success) {
-    const reason = parsed.error.issues
-      .map((i) => {
-        const field = i.path.join('.') || '(record)';
-        const missing = i.code === 'invalid_type' && (raw as Rec)[String(i.path[0])] === undefined;
-        return missing ? `missing required field ${field}` : `${field}: ${i.message}`;
-      })
-      .join('; ');
-    return { ok: false, reason, raw, ...(rawKey ? { key: rawKey } : {}) };
+  if ((raw as Rec).deleted === true && rawKey) return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
+  // The compiled validator answers for almost every line; zod decides (and words the reason) for the rest.
+  const fast = compiledFor(spec)?.(raw);
+  let rec: Rec;
+  if (fast !== undefined && fast !== UNDECIDED) {
+    rec = fast as Rec;
+  } else {
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const reason = parsed.error.issues
+        .map((i) => {
+          const field = i.path.join('.') || '(record)';
+          const missing = i.code === 'invalid_type' && (raw as Rec)[String(i.path[0])] === undefined;
+          return missing ? `missing required field ${field}` : `${field}: ${i.message}`;
+        })
+        .join('; ');
+      return { ok: false, reason, raw, ...(rawKey ? { key: rawKey } : {}) };
+    }
+    rec = parsed.data;
   }
-  const rec = parsed.data;
-  const extra: Rec = {};
-  let hasExtra = false;
-  for (const k of Object.keys(rec)) {
+  let extra: Rec | null = null;
+  for (const k in rec) {
     if (!spec.known.has(k)) {
+      extra ??= {};
       extra[k] = rec[k];
-      hasExtra = true;
     }
   }
-  rec.extra = hasExtra ? extra : null;
+  rec.extra = extra;
   return { ok: true, rec, key: spec.key(rec), deleted: rec.deleted === true, raw };
 }
 
@@ -112,15 +124,83 @@ function refTargetOf(ref: EntitySpec['references'][number], rec: Rec): RefTarget
   return typeof ref.target === 'function' ? ref.target(rec) : ref.target;
 }
 
-/** What the import knows about the ids of one referenceable entity. */
+/**
+ * What the import knows about the ids of one referenceable entity. Kept small
+ * on purpose (one map entry per id, small integers): a large import holds
+ * millions of ids for the whole run.
+ */
 interface IdState {
-  /** Valid, not deleted, after reference resolution. */
-  valid: Set<string>;
-  /** Deleted by this import, or rejected in it: references to these are dangling. */
-  gone: Set<string>;
-  /** Ids confirmed to exist in the database before this import. */
+  /** id → the line that wins for it (the last valid one) × 2, + 1 when that line deletes it. */
+  winner: Map<string, number>;
+  /** Ids with a rejected line: without a winning line, references to them are dangling. */
+  rejected: Set<string>;
+  /** Winners rejected for a dangling reference (directly or down a chain). */
+  invalid: Set<string>;
+  /** Ids not in this import, confirmed to exist in the database. */
   inDb: Set<string>;
+  /** Ids not in this import, confirmed not to exist in the database. */
+  notInDb: Set<string>;
 }
+
+function newIdState(): IdState {
+  return { winner: new Map(), rejected: new Set(), invalid: new Set(), inDb: new Set(), notInDb: new Set() };
+}
+
+/** A reference to this id is valid. */
+function resolves(st: IdState, id: string): boolean {
+  const w = st.winner.get(id);
+  // The sets are empty in a clean import: their size is checked first (millions of lookups).
+  if (w !== undefined) return (w & 1) === 0 && (st.invalid.size === 0 || !st.invalid.has(id));
+  return (st.rejected.size === 0 || !st.rejected.has(id)) && st.inDb.size > 0 && st.inDb.has(id);
+}
+
+/** Neither the import nor an earlier lookup knows this id: the database must be asked. */
+function unknownId(st: IdState, id: string): boolean {
+  return (
+    !st.winner.has(id) &&
+    (st.rejected.size === 0 || !st.rejected.has(id)) &&
+    (st.inDb.size === 0 || !st.inDb.has(id)) &&
+    (st.notInDb.size === 0 || !st.notInDb.has(id))
+  );
+}
+
+/** Whose last activity an import may have changed; past a cap, everyone's (then one set-based refresh). */
+class TouchedRecords {
+  all = false;
+  readonly leads = new Set<string>();
+  readonly deals = new Set<string>();
+  readonly contacts = new Set<string>();
+  readonly phones = new Set<string>();
+  private size = 0;
+
+  constructor(private readonly cap: number) {}
+
+  add(kind: unknown, id: unknown): void {
+    if (this.all || typeof id !== 'string') return;
+    const set = kind === 'lead' ? this.leads : kind === 'deal' ? this.deals : kind === 'contact' ? this.contacts : undefined;
+    if (set) this.put(set, id);
+  }
+
+  addPhone(phone: unknown): void {
+    if (!this.all && typeof phone === 'string') this.put(this.phones, phone);
+  }
+
+  get empty(): boolean {
+    return !this.all && this.size === 0;
+  }
+
+  private put(set: Set<string>, value: string): void {
+    if (set.has(value)) return;
+    set.add(value);
+    if (++this.size > this.cap) {
+      this.all = true;
+      for (const s of [this.leads, this.deals, this.contacts, this.phones]) s.clear();
+    }
+  }
+}
+
+/** Entities whose records count towards a lead's or deal's last activity (METRICS.md "Last activity"). */
+const activityEntities = new Set<EntityName>(['leads', 'deals', 'contacts', 'stage_history', 'activities', 'tasks', 'calls']);
 
 /**
  * Loads a directory of canonical JSONL files (IMPORT_FORMAT.md v1): validates
@@ -130,7 +210,6 @@ interface IdState {
 export async function importDirectory(db: Db, opts: ImportOptions): Promise<ImportReport> {
   const t0 = performance.now();
   const { logger } = opts;
-  const batchSize = opts.batchSize ?? 5000;
   let entries: string[];
   try {
     entries = fs.readdirSync(opts.dir).sort();
@@ -154,6 +233,12 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
     rejectsFile: undefined,
   };
   let rejectStream: fs.WriteStream | undefined;
+  // A reject file describes this import only: a stale one from an earlier run would mislead.
+  if (opts.rejectsFile) fs.rmSync(opts.rejectsFile, { force: true });
+  const countsOf = (e: EntityName): EntityCounts => {
+    report.counts[e] ??= { inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
+    return report.counts[e];
+  };
   const reject = (r: Reject, entity?: EntityName) => {
     report.rejected++;
     if (entity) countsOf(entity).rejected++;
@@ -165,10 +250,6 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       }
       rejectStream.write(`${JSON.stringify(r)}\n`);
     }
-  };
-  const countsOf = (e: EntityName): EntityCounts => {
-    report.counts[e] ??= { inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejected: 0 };
-    return report.counts[e];
   };
 
   const files = new Map<EntityName, string>();
@@ -186,190 +267,156 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
   const bytesTotal = [...files.values()].reduce((s, f) => s + fs.statSync(f).size, 0);
   let bytesDone = 0;
 
-  // Pass 1: ids and references of every entity others can point at, so a
-  // reference is valid whatever file or line its target is on.
-  const ids = new Map<RefTarget, IdState>();
-  const winners = new Map<EntityName, Map<string, number>>();
-  const duplicateLines = new Map<EntityName, Set<number>>();
-  const refsOf = new Map<RefTarget, Map<string, Array<[string, RefTarget, string]>>>();
-  for (const target of referenceableEntities) {
-    ids.set(target, { valid: new Set(), gone: new Set(), inDb: new Set() });
-    const file = files.get(target);
-    if (!file) continue;
-    const spec = entitySpecs[target];
-    const st = ids.get(target)!;
-    const lineOf = new Map<string, number>();
-    const hashOf = new Map<string, string>();
-    const refs = new Map<string, Array<[string, RefTarget, string]>>();
-    const dups = new Set<number>();
-    for await (const { line, lineNo } of readLines(file)) {
-      if (line.trim() === '') continue;
-      const v = validateLine(spec, line);
-      if (!v.ok) {
-        if (v.key) st.gone.add(v.key);
-        continue;
-      }
-      const prev = lineOf.get(v.key);
-      if (prev !== undefined && hashOf.get(v.key) !== line) dups.add(prev);
-      lineOf.set(v.key, lineNo);
-      hashOf.set(v.key, line);
-      if (v.deleted) {
-        st.gone.add(v.key);
-        st.valid.delete(v.key);
-        refs.delete(v.key);
-        continue;
-      }
-      st.gone.delete(v.key);
-      st.valid.add(v.key);
-      const list: Array<[string, RefTarget, string]> = [];
-      for (const ref of spec.references) {
-        const value = v.rec[ref.field];
-        const t = refTargetOf(ref, v.rec);
-        if (typeof value === 'string' && t) list.push([ref.field, t, value]);
-      }
-      refs.set(v.key, list);
-    }
-    winners.set(target, lineOf);
-    duplicateLines.set(target, dups);
-    refsOf.set(target, refs);
-  }
-
-  logger.debug({ ms: Math.round(performance.now() - t0) }, 'references collected');
-  await confirmInDb(
-    db,
-    ids,
-    [...refsOf.values()].flatMap((m) => [...m.values()].flat()),
-  );
-  const resolves = (t: RefTarget, id: string) => {
-    const st = ids.get(t)!;
-    return st.valid.has(id) || (!st.gone.has(id) && st.inDb.has(id));
-  };
-  // A record pointing at a rejected record is rejected too; repeat until stable (chains, leads ↔ deals).
+  const ids = new Map<RefTarget, IdState>(referenceableEntities.map((t) => [t, newIdState()]));
   const danglingReason = new Map<string, string>();
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const [target, refs] of refsOf) {
-      const st = ids.get(target)!;
-      for (const [key, list] of refs) {
-        if (!st.valid.has(key)) continue;
-        const bad = list.find(([, t, id]) => !resolves(t, id));
-        if (bad) {
-          st.valid.delete(key);
-          st.gone.add(key);
-          danglingReason.set(`${target}|${key}`, `dangling reference: ${bad[0]} → ${bad[1]} "${bad[2]}"`);
-          changed = true;
-        }
-      }
-    }
-  }
+  const duplicateLines = new Map<EntityName, Set<number>>();
+  await collectIds(db, files, ids, duplicateLines, danglingReason);
+  logger.debug({ ms: Math.round(performance.now() - t0) }, 'references collected');
+
+  // A big import refreshes every lead's and deal's last activity in one set-based pass; a small one only what it touched.
+  const [size] = await db.query<{ n: number }>(
+    `SELECT coalesce(sum(greatest(reltuples, 0)), 0)::float8 AS n FROM pg_class WHERE relname IN ('leads', 'deals') AND relkind = 'r'`,
+  );
+  const touched = new TouchedRecords(Math.max(20_000, Number(size?.n ?? 0) / 20));
 
   // Pass 2: write every file in load order.
-  let touchedActivity = false;
-  for (const entity of entityNames) {
-    const file = files.get(entity);
-    if (!file) continue;
-    const spec = entitySpecs[entity];
-    const fileName = path.basename(file);
-    const counts = countsOf(entity);
-    const isRef = (referenceableEntities as readonly string[]).includes(entity);
-    const winnerLine = winners.get(entity);
-    const dupLines = duplicateLines.get(entity);
-    const seen = isRef ? undefined : new KeyTable();
-    const laterDuplicates = new Set<number>();
-    let upserts: Rec[] = [];
-    let batchKeys = new Map<string, number>();
-    let deletes: string[] = [];
-    let pending: Promise<void> = Promise.resolve();
+  const batchSize = opts.batchSize ?? (db.kind === 'postgres' ? 20_000 : 10_000);
+  const writer = openBulkWriter(db, opts.bulkLoadBytes);
+  const written = new Map<EntityName, number>();
+  try {
+    for (const entity of entityNames) {
+      const file = files.get(entity);
+      if (!file) continue;
+      const spec = entitySpecs[entity];
+      const fileName = path.basename(file);
+      const counts = countsOf(entity);
+      const isRef = (referenceableEntities as readonly string[]).includes(entity);
+      const st = isRef ? ids.get(entity as RefTarget)! : undefined;
+      const dupLines = duplicateLines.get(entity);
+      const seen = isRef ? undefined : new KeyTable();
+      const laterDuplicates = new Set<number>();
+      const tEntity = performance.now();
+      const tracksActivity = activityEntities.has(entity);
+      const fresh = await writer.begin(spec, fs.statSync(file).size);
 
-    const tEntity = performance.now();
-    const flush = async () => {
-      const rows = upserts;
-      const dels = deletes;
-      upserts = [];
-      deletes = [];
-      batchKeys = new Map();
-      await pending;
-      pending = (async () => {
-        if (rows.length > 0) {
-          const r = await writeRows(db, spec, rows);
-          counts.inserted += r.inserted;
-          counts.updated += r.updated;
-          counts.unchanged += rows.length - r.inserted - r.updated;
-        }
-        if (dels.length > 0) counts.deleted += await deleteRows(db, spec, dels);
-      })();
-      // Surface a failed batch now rather than after the next one is built.
-      await pending;
-    };
-
-    for await (const { line, lineNo, bytes } of readLines(file)) {
-      bytesDone += bytes;
-      if (line.trim() === '') continue;
-      report.rows++;
-      const v = validateLine(spec, line);
-      if (!v.ok) {
-        reject({ file: fileName, line: lineNo, reason: v.reason, record: v.raw ?? line }, entity);
-        continue;
-      }
-      if (isRef) {
-        if (winnerLine?.get(v.key) !== lineNo) {
-          if (dupLines?.has(lineNo))
-            reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw }, entity);
-          continue;
-        }
-        if (!v.deleted && !ids.get(entity as RefTarget)!.valid.has(v.key)) {
-          const reason = danglingReason.get(`${entity}|${v.key}`) ?? 'dangling reference';
-          reject({ file: fileName, line: lineNo, reason, record: v.raw }, entity);
-          continue;
-        }
-      } else {
-        const prevLine = seen!.get(v.key);
-        if (prevLine !== undefined) laterDuplicates.add(prevLine);
-        seen!.set(v.key, lineNo);
-        if (!v.deleted && spec.references.length > 0) {
-          const pendingRef = firstDanglingRef(db, spec, v.rec, ids);
-          const bad = pendingRef && (await pendingRef);
-          if (bad) {
-            reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
+      // Lines are handled a chunk at a time, in line order: references to ids
+      // outside the import are looked up for the whole chunk at once, and the
+      // chunk is written while the next one is parsed.
+      let chunk: Array<{ v: Validated & { ok: true; raw?: unknown }; lineNo: number } | Reject> = [];
+      let inflight: Promise<unknown> = Promise.resolve();
+      const handleChunk = async () => {
+        const items = chunk;
+        chunk = [];
+        if (!isRef && spec.references.length > 0) await confirmInDb(writer, ids, unknownRefs(spec, items, ids));
+        let mayConflict = false;
+        const upserts: Array<Rec | undefined> = [];
+        const upsertAt = new Map<string, number>();
+        const deletes = new Set<string>();
+        for (const item of items) {
+          if (!('v' in item)) {
+            reject(item, entity);
             continue;
           }
+          const { v, lineNo } = item;
+          if (!isRef) {
+            const prevLine = seen!.get(v.key);
+            if (prevLine !== undefined) {
+              laterDuplicates.add(prevLine);
+              mayConflict = true;
+            }
+            seen!.set(v.key, lineNo);
+            if (!v.deleted) {
+              const bad = firstDanglingRef(spec, v.rec, ids);
+              if (bad) {
+                reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
+                continue;
+              }
+            }
+          }
+          // The later line of a key wins, also within one batch.
+          const at = upsertAt.get(v.key);
+          if (v.deleted) {
+            if (at !== undefined) {
+              upserts[at] = undefined;
+              upsertAt.delete(v.key);
+            }
+            deletes.add(v.key);
+          } else {
+            deletes.delete(v.key);
+            if (at !== undefined) upserts[at] = v.rec;
+            else {
+              upsertAt.set(v.key, upserts.length);
+              upserts.push(v.rec);
+            }
+          }
         }
-      }
-      if (v.deleted) {
-        deletes.push(v.key);
-      } else {
-        const at = batchKeys.get(v.key);
-        if (at !== undefined) upserts[at] = v.rec;
-        else {
-          batchKeys.set(v.key, upserts.length);
-          upserts.push(v.rec);
-        }
-      }
-      if (upserts.length + deletes.length >= batchSize) {
-        await flush();
+        const rows = upserts.filter((r): r is Rec => r !== undefined);
+        const dels = [...deletes];
+        if (rows.length === 0 && dels.length === 0) return;
+        written.set(entity, (written.get(entity) ?? 0) + rows.length + dels.length);
+        if (tracksActivity && !touched.all) await noteTouched(writer, spec, rows, dels, touched, fresh);
+        // One batch in flight at a time: memory stays flat however fast the files are read.
+        await inflight;
+        const p = writer.write(spec, rows, dels, mayConflict);
+        p.then(
+          (r: BatchResult) => {
+            counts.inserted += r.inserted;
+            counts.updated += r.updated;
+            counts.unchanged += rows.length - r.inserted - r.updated;
+            counts.deleted += r.deleted;
+          },
+          () => {},
+        );
+        inflight = p;
         opts.onProgress?.(bytesDone, bytesTotal);
-      }
-    }
-    await flush();
-    opts.onProgress?.(bytesDone, bytesTotal);
-    if (laterDuplicates.size > 0) {
-      // Earlier lines whose id came again: identical lines are harmless, different ones are rejected.
-      await rejectEarlierDuplicates(file, spec, laterDuplicates, (lineNo, raw) =>
-        reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: raw }, entity),
-      );
-    }
-    logger.debug({ entity, ms: Math.round(performance.now() - tEntity), ...counts }, 'entity imported');
-    if (['leads', 'deals', 'contacts', 'stage_history', 'activities', 'tasks', 'calls'].includes(entity)) {
-      touchedActivity = true;
-    }
-  }
+      };
 
-  const tRefresh = performance.now();
-  // Fresh statistics first: PGlite has no autovacuum, and the refresh and the
-  // first questions after a bulk load need good plans.
-  if (report.rows > 1000) await db.query('ANALYZE');
-  if (touchedActivity) await refreshLastActivity(db);
-  logger.debug({ ms: Math.round(performance.now() - tRefresh) }, 'last activity refreshed');
+      for await (const { line, lineNo, bytes } of readLines(file)) {
+        bytesDone += bytes;
+        if (line.trim() === '') continue;
+        report.rows++;
+        const v = validateLine(spec, line);
+        if (!v.ok) {
+          chunk.push({ file: fileName, line: lineNo, reason: v.reason, record: v.raw ?? line });
+        } else if (st) {
+          const w = st.winner.get(v.key);
+          if (w === undefined || w >>> 1 !== lineNo) {
+            if (dupLines?.has(lineNo)) chunk.push({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw });
+          } else if (!v.deleted && st.invalid.has(v.key)) {
+            const reason = danglingReason.get(`${entity}|${v.key}`) ?? 'dangling reference';
+            chunk.push({ file: fileName, line: lineNo, reason, record: v.raw });
+          } else chunk.push({ v, lineNo });
+        } else chunk.push({ v, lineNo });
+        if (chunk.length >= batchSize) await handleChunk();
+      }
+      await handleChunk();
+      await inflight;
+      await writer.end(spec);
+      opts.onProgress?.(bytesDone, bytesTotal);
+      if (laterDuplicates.size > 0) {
+        // Earlier lines whose id came again: identical lines are harmless, different ones are rejected.
+        await rejectEarlierDuplicates(file, spec, laterDuplicates, (lineNo, raw) =>
+          reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: raw }, entity),
+        );
+      }
+      logger.debug({ entity, ms: Math.round(performance.now() - tEntity), fresh, ...counts }, 'entity imported');
+    }
+    const tRefresh = performance.now();
+    // Fresh statistics first: PGlite has no autovacuum, and the refresh and the
+    // first questions after a bulk load need good plans.
+    const bulkLoaded = [...written].filter(([, n]) => n > 1000).map(([e]) => entitySpecs[e].table);
+    if (bulkLoaded.length > 0) {
+      if (bulkLoaded.includes('contacts')) bulkLoaded.push('contact_phones');
+      await writer.query(`ANALYZE ${bulkLoaded.join(', ')}`);
+    }
+    await refreshTouched(writer, touched);
+    logger.debug({ ms: Math.round(performance.now() - tRefresh), all: touched.all }, 'last activity refreshed');
+    const tFinish = performance.now();
+    await writer.finish();
+    logger.debug({ ms: Math.round(performance.now() - tFinish) }, 'indexes built');
+  } finally {
+    await writer.close();
+  }
   if (rejectStream) await new Promise<void>((resolve) => rejectStream!.end(resolve));
   report.ms = performance.now() - t0;
   report.rowsPerSec = report.rows / Math.max(report.ms / 1000, 1e-3);
@@ -380,105 +427,227 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
   return report;
 }
 
-/** Looks up, in bulk, which referenced ids not in this import already exist in the database. */
-async function confirmInDb(
+/**
+ * Pass 1 over the files others can point at: which line wins for every id,
+ * which ids are deleted or rejected, and then which records are rejected for
+ * a dangling reference — so a reference is judged whatever file or line its
+ * target is on. References are not kept per record: only those whose target
+ * was not yet known when read are checked afterwards; when the import deletes
+ * or rejects anything referenceable, the files are scanned again until no
+ * more records fall (chains, leads ↔ deals).
+ */
+async function collectIds(
   db: Queryable,
+  files: Map<EntityName, string>,
   ids: Map<RefTarget, IdState>,
-  refs: Array<[string, RefTarget, string]>,
-) {
+  duplicateLines: Map<EntityName, Set<number>>,
+  danglingReason: Map<string, string>,
+): Promise<void> {
+  const deferred: Array<[string, RefTarget, string]> = [];
+  const deferredSeen = new Set<string>();
+  let anyGone = false;
+  for (const target of referenceableEntities) {
+    const file = files.get(target);
+    if (!file) continue;
+    const spec = entitySpecs[target];
+    const st = ids.get(target)!;
+    const repeated = new Set<number>();
+    for await (const { line, lineNo } of readLines(file)) {
+      if (line.trim() === '') continue;
+      const v = validateLine(spec, line);
+      if (!v.ok) {
+        if (v.key) {
+          st.rejected.add(v.key);
+          anyGone = true;
+        }
+        continue;
+      }
+      const prev = st.winner.get(v.key);
+      if (prev !== undefined) {
+        repeated.add(prev >>> 1);
+        repeated.add(lineNo);
+      }
+      st.winner.set(v.key, lineNo * 2 + (v.deleted ? 1 : 0));
+      if (v.deleted) {
+        anyGone = true;
+        continue;
+      }
+      for (const ref of spec.references) {
+        const value = v.rec[ref.field];
+        const t = refTargetOf(ref, v.rec);
+        if (typeof value !== 'string' || !t) continue;
+        const w = ids.get(t)!.winner.get(value);
+        if (w !== undefined && (w & 1) === 0) continue;
+        const k = `${t}\u0000${value}`;
+        if (!deferredSeen.has(k)) {
+          deferredSeen.add(k);
+          deferred.push([ref.field, t, value]);
+        }
+      }
+    }
+    if (repeated.size > 0) duplicateLines.set(target, await differingDuplicates(file, spec, repeated));
+  }
+  await confirmInDb(db, ids, deferred);
+  const broken = deferred.some(([, t, id]) => !resolves(ids.get(t)!, id));
+  if (!anyGone && !broken) return;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const target of referenceableEntities) {
+      const file = files.get(target);
+      const spec = entitySpecs[target];
+      if (!file || spec.references.length === 0) continue;
+      const st = ids.get(target)!;
+      for await (const { line, lineNo } of readLines(file)) {
+        if (line.trim() === '') continue;
+        const v = validateLine(spec, line);
+        if (!v.ok || v.deleted || st.winner.get(v.key) !== lineNo * 2 || st.invalid.has(v.key)) continue;
+        const bad = firstDanglingRef(spec, v.rec, ids);
+        if (bad) {
+          st.invalid.add(v.key);
+          danglingReason.set(`${target}|${v.key}`, bad);
+          changed = true;
+        }
+      }
+    }
+  }
+}
+
+/** Of the lines whose id repeats, those followed by a different line for the same id (identical repeats are harmless). */
+async function differingDuplicates(file: string, spec: EntitySpec, lines: Set<number>): Promise<Set<number>> {
+  const last = new Map<string, [number, string]>();
+  const dups = new Set<number>();
+  for await (const { line, lineNo } of readLines(file)) {
+    if (!lines.has(lineNo)) continue;
+    const v = validateLine(spec, line);
+    if (!v.ok) continue;
+    const prev = last.get(v.key);
+    if (prev && prev[1] !== line) dups.add(prev[0]);
+    last.set(v.key, [lineNo, line]);
+  }
+  return dups;
+}
+
+/** References of a chunk's records that neither the import nor earlier lookups can answer. */
+function unknownRefs(
+  spec: EntitySpec,
+  items: Array<{ v: Validated & { ok: true } } | Reject>,
+  ids: Map<RefTarget, IdState>,
+): Array<[string, RefTarget, string]> {
+  const out: Array<[string, RefTarget, string]> = [];
+  for (const item of items) {
+    if (!('v' in item) || item.v.deleted) continue;
+    const { v } = item;
+    for (const ref of spec.references) {
+      const value = v.rec[ref.field];
+      const t = refTargetOf(ref, v.rec);
+      if (typeof value !== 'string' || !t) continue;
+      if (unknownId(ids.get(t)!, value)) out.push([ref.field, t, value]);
+    }
+  }
+  return out;
+}
+
+/** Looks up, in bulk, which referenced ids not in this import exist in the database. */
+async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: Array<[string, RefTarget, string]>) {
   const unknown = new Map<RefTarget, Set<string>>();
   for (const [, t, id] of refs) {
-    const st = ids.get(t)!;
-    if (st.valid.has(id) || st.gone.has(id) || st.inDb.has(id)) continue;
-    const s = unknown.get(t) ?? new Set<string>();
-    unknown.set(t, s);
+    if (!unknownId(ids.get(t)!, id)) continue;
+    let s = unknown.get(t);
+    if (!s) unknown.set(t, (s = new Set()));
     s.add(id);
   }
   for (const [t, set] of unknown) {
+    const st = ids.get(t)!;
     const all = [...set];
     for (let i = 0; i < all.length; i += 10_000) {
       const chunk = all.slice(i, i + 10_000);
       const rows = await db.query<{ id: string }>(`SELECT id FROM ${t} WHERE id = ANY($1::text[])`, [chunk]);
-      for (const r of rows) ids.get(t)!.inDb.add(r.id);
+      for (const r of rows) st.inDb.add(r.id);
+      for (const id of chunk) if (!st.inDb.has(id)) st.notInDb.add(id);
     }
   }
 }
 
-function firstDanglingRef(
-  db: Queryable,
-  spec: EntitySpec,
-  rec: Rec,
-  ids: Map<RefTarget, IdState>,
-): Promise<string | undefined> | undefined {
-  // Almost every reference resolves from memory: stay synchronous then.
+/** The reject reason of the record's first reference that does not resolve, from what is known in memory. */
+function firstDanglingRef(spec: EntitySpec, rec: Rec, ids: Map<RefTarget, IdState>): string | undefined {
   for (const ref of spec.references) {
     const value = rec[ref.field];
     if (typeof value !== 'string') continue;
     const t = refTargetOf(ref, rec);
     if (!t) continue;
-    const st = ids.get(t)!;
-    if (st.valid.has(value) || (!st.gone.has(value) && st.inDb.has(value))) continue;
-    return lookUpRefs(db, spec, rec, ids);
+    // Every id outside the import was looked up before: what does not resolve now is dangling.
+    if (!resolves(ids.get(t)!, value)) return `dangling reference: ${ref.field} → ${t} "${value}"`;
   }
   return undefined;
 }
 
-async function lookUpRefs(
+/**
+ * Notes whose last activity a batch can change: the leads and deals it writes
+ * or links to (before and after the change), contacts whose phones change,
+ * and the phones of calls.
+ */
+async function noteTouched(
   db: Queryable,
   spec: EntitySpec,
-  rec: Rec,
-  ids: Map<RefTarget, IdState>,
-): Promise<string | undefined> {
-  for (const ref of spec.references) {
-    const value = rec[ref.field];
-    if (typeof value !== 'string') continue;
-    const t = refTargetOf(ref, rec);
-    if (!t) continue;
-    const st = ids.get(t)!;
-    if (st.valid.has(value)) continue;
-    if (!st.gone.has(value)) {
-      if (st.inDb.has(value)) continue;
-      const found = await db.query(`SELECT 1 FROM ${t} WHERE id = $1`, [value]);
-      if (found.length > 0) {
-        st.inDb.add(value);
-        continue;
-      }
-    }
-    return `dangling reference: ${ref.field} → ${t} "${value}"`;
+  rows: Rec[],
+  dels: string[],
+  touched: TouchedRecords,
+  fresh: boolean,
+) {
+  const name = spec.name;
+  if (name === 'leads' || name === 'deals' || name === 'contacts') {
+    const kind = name === 'leads' ? 'lead' : name === 'deals' ? 'deal' : 'contact';
+    for (const r of rows) touched.add(kind, r.id);
+    for (const k of dels) touched.add(kind, k);
+    return;
   }
-  return undefined;
+  if (name === 'stage_history') {
+    for (const r of rows) touched.add(r.entity, r.entity_id);
+    for (const k of dels) {
+      const [entity, entityId] = k.split('|');
+      touched.add(entity, entityId);
+    }
+    return;
+  }
+  for (const r of rows) {
+    touched.add(r.entity, r.entity_id);
+    if (name === 'calls') touched.addPhone(r.client_phone);
+  }
+  // What the records were linked to before this import (nothing, when the table was empty).
+  if (fresh) return;
+  const keys = [...rows.map((r) => r.id as string), ...dels];
+  const phone = name === 'calls' ? ', client_phone' : '';
+  const old = await db.query<{ entity: string | null; entity_id: string | null; client_phone?: string }>(
+    `SELECT entity, entity_id${phone} FROM ${spec.table} WHERE id = ANY($1::text[])`,
+    [keys],
+  );
+  for (const o of old) {
+    touched.add(o.entity, o.entity_id);
+    if (o.client_phone) touched.addPhone(o.client_phone);
+  }
 }
 
-async function deleteRows(db: Queryable, spec: EntitySpec, keys: string[]): Promise<number> {
-  const keyCol = spec.keyColumns.length === 1 ? spec.keyColumns[0]! : undefined;
-  let deleted = 0;
-  if (keyCol) {
-    const rows = await db.query(`DELETE FROM ${spec.table} WHERE ${keyCol} = ANY($1::text[]) RETURNING 1`, [
-      keys,
-    ]);
-    deleted = rows.length;
-  } else {
-    // stage_history: entity|entity_id|at|stage_id
-    const parts = keys.map((k) => k.split('|'));
-    const rows = await db.query(
-      `DELETE FROM stage_history h USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(entity, entity_id, at, stage_id)
-       WHERE h.entity = d.entity AND h.entity_id = d.entity_id AND h.at = d.at::timestamptz AND h.stage_id = d.stage_id
-       RETURNING 1`,
-      [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2]), parts.map((p) => p[3])],
+async function refreshTouched(db: Queryable, touched: TouchedRecords): Promise<void> {
+  if (touched.empty) return;
+  if (touched.all) {
+    await refreshLastActivity(db);
+    return;
+  }
+  const leads = new Set(touched.leads);
+  const deals = new Set(touched.deals);
+  if (touched.contacts.size > 0 || touched.phones.size > 0) {
+    const rows = await db.query<{ kind: string; id: string }>(
+      `WITH c AS (
+         SELECT unnest($1::text[]) AS contact_id
+         UNION SELECT contact_id FROM contact_phones WHERE phone = ANY($2::text[])
+       )
+       SELECT 'lead' AS kind, l.id FROM leads l JOIN c ON c.contact_id = l.contact_id
+       UNION ALL SELECT 'deal', d.id FROM deals d JOIN c ON c.contact_id = d.contact_id`,
+      [[...touched.contacts], [...touched.phones]],
     );
-    deleted = rows.length;
+    for (const r of rows) (r.kind === 'lead' ? leads : deals).add(r.id);
   }
-  // Deleted records do not exist for any figure: drop what only they carried.
-  if (spec.name === 'leads' || spec.name === 'deals') {
-    await db.query(`DELETE FROM stage_history WHERE entity = $1 AND entity_id = ANY($2::text[])`, [
-      spec.name === 'leads' ? 'lead' : 'deal',
-      keys,
-    ]);
-  }
-  if (spec.name === 'contacts') {
-    await db.query(`DELETE FROM contact_phones WHERE contact_id = ANY($1::text[])`, [keys]);
-  }
-  return deleted;
+  await refreshLastActivity(db, { leads: [...leads], deals: [...deals] });
 }
 
 async function rejectEarlierDuplicates(

@@ -98,7 +98,7 @@ export const figureInfo: Record<string, FigureInfo> = {
   readiness_avg: f('Средняя готовность купить', 'decimal'),
   high_risk: f('Звонки с высоким риском', 'int'),
   target_share: f('Доля целевых', 'share'),
-  share: f('Доля', 'share'),
+  share: f('Доля звонков', 'share'),
 };
 
 /** The info of a figure code; unknown codes read as plain numbers under their code. */

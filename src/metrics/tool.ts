@@ -14,6 +14,8 @@ export interface MetricTool {
   /** group_by values the tool supports. */
   groupBy: readonly GroupBy[];
   /** Tool-specific input fields it reads besides period/filters/group_by. */
-  options: ReadonlyArray<'days' | 'by' | 'direction' | 'metric' | 'limit' | 'which' | 'status' | 'stage'>;
+  options: ReadonlyArray<
+    'days' | 'by' | 'direction' | 'metric' | 'limit' | 'which' | 'status' | 'stage' | 'aspect' | 'call_id'
+  >;
   run: MetricFn;
 }

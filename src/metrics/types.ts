@@ -67,6 +67,35 @@ export const filtersSchema = z
   .describe('Фильтры; значения — id или отображаемые имена, без учёта регистра и ё/е');
 export type Filters = z.infer<typeof filtersSchema>;
 
+/**
+ * What `call_quality` aggregates over the call breakdowns ("Разбор звонка"):
+ * a family, or a family narrowed to one script step or level (which also
+ * lists the calls at that level).
+ */
+export const qualityAspects = [
+  'objections',
+  'script',
+  'script.greeting',
+  'script.need_identified',
+  'script.price_named',
+  'script.next_step_offered',
+  'script.summary_agreed',
+  'churn_risk',
+  'churn_risk.high',
+  'churn_risk.medium',
+  'churn_risk.low',
+  'readiness',
+  'readiness.high',
+  'readiness.medium',
+  'readiness.low',
+  'needs',
+  'lead_quality',
+  'lead_quality.target',
+  'lead_quality.not_target',
+  'talk_ratio',
+] as const;
+export type QualityAspect = (typeof qualityAspects)[number];
+
 /** The common tool input of METRICS.md. Each tool picks the fields it supports. */
 export const toolInputSchema = z.object({
   period: periodInputSchema.optional().describe('Период; если не указан — период по умолчанию для метрики'),
@@ -85,6 +114,22 @@ export const toolInputSchema = z.object({
       'list_records: сделки — created, won, lost (за период), open (сейчас); лиды — received, new, in_work, qualified, junk (поступившие в периоде), open (сейчас)',
     ),
   stage: z.string().optional().describe('list_records: только записи на этом этапе (id или название)'),
+  aspect: z
+    .enum(qualityAspects)
+    .optional()
+    .describe(
+      'call_quality: какой разрез разборов звонков: objections — топ возражений; script — шаги скрипта; ' +
+        'script.<шаг> — один шаг (greeting, need_identified, price_named, next_step_offered, summary_agreed), ' +
+        'с group_by=manager — кто его пропускает; churn_risk — риск потери клиента; readiness — готовность купить; ' +
+        'needs — потребности клиентов; lead_quality — целевые обращения; talk_ratio — доля речи менеджера. ' +
+        'Уровень через точку (churn_risk.high, readiness.high, lead_quality.not_target) — ещё и список таких звонков',
+    ),
+  call_id: z
+    .string()
+    .optional()
+    .describe(
+      'call_breakdown: id звонка; без него — последний разобранный звонок (с учётом фильтра по менеджеру)',
+    ),
 });
 export type ToolInput = z.infer<typeof toolInputSchema>;
 

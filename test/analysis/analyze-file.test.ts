@@ -7,8 +7,9 @@ import { analyzeOffline } from '../../src/analysis/offline/analyzer.ts';
 import type { CallBreakdown } from '../../src/analysis/schema.ts';
 import { parseTranscript } from '../../src/analysis/transcript.ts';
 import { AppError } from '../../src/errors.ts';
+import { sharedPath } from '../helpers/shared.ts';
 
-const samplePath = '/work/shared/fixtures/transcripts/sample-speaker-ids.txt';
+const samplePath = sharedPath('fixtures/transcripts/sample-speaker-ids.txt');
 const labelled = join(import.meta.dirname, '../fixtures/calls-labelled');
 
 async function errorOf(promise: Promise<unknown>): Promise<AppError> {

@@ -8,8 +8,9 @@ import { parseTranscript } from '../../src/analysis/transcript.ts';
 import { AppError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { type ChatRequest, type FakeReply, startFakeOpenAI } from '../helpers/fake-openai.ts';
+import { sharedPath } from '../helpers/shared.ts';
 
-const fixtures = '/work/shared/fixtures/transcripts';
+const fixtures = sharedPath('fixtures/transcripts');
 const sample = readFileSync(join(fixtures, 'sample-speaker-ids.txt'), 'utf8');
 const realCall = readFileSync(join(fixtures, 'demo-call-role-labels.txt'), 'utf8');
 

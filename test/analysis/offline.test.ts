@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { analyzeOffline, OFFLINE_ANALYZER } from '../../src/analysis/offline/analyzer.ts';
 import { type CallBreakdown, callBreakdownSchema, readinessBand } from '../../src/analysis/schema.ts';
 import { isVerbatimQuote, type ParsedTranscript, parseTranscript } from '../../src/analysis/transcript.ts';
+import { sharedPath } from '../helpers/shared.ts';
 
-const fixtures = '/work/shared/fixtures/transcripts';
+const fixtures = sharedPath('fixtures/transcripts');
 const labelled = join(import.meta.dirname, '../fixtures/calls-labelled');
 const realCall = readFileSync(join(fixtures, 'demo-call-role-labels.txt'), 'utf8');
 const sample = readFileSync(join(fixtures, 'sample-speaker-ids.txt'), 'utf8');

@@ -16,7 +16,7 @@ import {
   type PipelineStatus,
   pipelineStatus,
 } from '../../src/analysis/pipeline/index.ts';
-import { type CallBreakdown, type ChurnRisk, callBreakdownSchema } from '../../src/analysis/schema.ts';
+import { type CallBreakdown, callBreakdownSchema } from '../../src/analysis/schema.ts';
 import { createTranscriber } from '../../src/analysis/transcribe.ts';
 import { parseTranscript } from '../../src/analysis/transcript.ts';
 import { importDirectory } from '../../src/ingest/import.ts';
@@ -55,7 +55,12 @@ const P04_AUDIO_REPLY = {
   segments: [
     { id: 0, start: 0, end: 3, text: ' Добрый день, компания Окна Плюс, меня зовут Ольга.' },
     { id: 1, start: 3.5, end: 6, text: ' Сколько стоит окно на кухню?' },
-    { id: 2, start: 6.5, end: 12, text: ' Окно стоит пятнадцать тысяч рублей. Давайте запишу вас на замер в субботу?' },
+    {
+      id: 2,
+      start: 6.5,
+      end: 12,
+      text: ' Окно стоит пятнадцать тысяч рублей. Давайте запишу вас на замер в субботу?',
+    },
   ],
 };
 
@@ -76,14 +81,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The offline analyzer behind a switchboard: calls listed in `failFirst`
- * throw that many times before they work, calls in `failAlways` always throw,
- * `risk` overrides the churn risk so the alert rules can be checked.
+ * throw that many times before they work, calls in `failAlways` always throw.
  */
 function switchboardAnalyzer(
   opts: {
     failFirst?: Record<string, number>;
     failAlways?: Set<string>;
-    risk?: Record<string, ChurnRisk>;
     onAnalyze?: (callId: string) => Promise<void>;
   } = {},
 ) {
@@ -98,9 +101,7 @@ function switchboardAnalyzer(
         throw new Error(`LLM недоступна (попытка ${failuresSoFar})`);
       }
       if (opts.failAlways?.has(o.callId)) throw new Error('LLM недоступна: 503 Service Unavailable');
-      const b = analyzeOffline(parsed, o);
-      const risk = opts.risk?.[o.callId];
-      return risk ? { ...b, churn_risk: risk } : b;
+      return analyzeOffline(parsed, o);
     },
   };
   return { analyzer, attempts };
@@ -139,6 +140,7 @@ interface DeliveryRow {
   channel: string;
   kind: string;
   status: string;
+  attempts: number;
   last_error: string | null;
   payload: { call_id: string; text: string; manager: string | null };
 }
@@ -149,7 +151,7 @@ const breakdowns = (db: TestDb) =>
   );
 const deliveries = (db: TestDb) =>
   db.query<DeliveryRow>(
-    'SELECT key, user_id, channel, kind, status, last_error, payload FROM deliveries ORDER BY key',
+    'SELECT key, user_id, channel, kind, status, attempts, last_error, payload FROM deliveries ORDER BY key',
   );
 
 /** Waits until no job of the pipeline is queued, waiting for a retry or running. */
@@ -242,9 +244,7 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
   it('queues, transcribes, analyzes, stores one breakdown per call, writes the outbox and fires the event once', async () => {
     const { db, transcriber, fake } = await setup();
     const boss = await bossFor(db);
-    // P01 and P04 (Ольга, Группа Москва) made high risk: Марина, head of the parent department, gets alerts.
-    // P03 (Игорь, Отдел сервиса) high risk too: no head above him has a bot user.
-    const { analyzer } = switchboardAnalyzer({ risk: { P01: 'high', P02: 'low', P03: 'high', P04: 'high', P06: 'low' } });
+    const { analyzer } = switchboardAnalyzer();
     const { pipeline, events } = pipelineOf(db, boss, analyzer, { transcriber });
 
     const counts = await pipeline.enqueueCalls([...ALL, 'NOPE']);
@@ -270,7 +270,12 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
     expect(fake.audioRequests).toHaveLength(1);
     const [p04] = await db.query<{ transcript: unknown }>("SELECT transcript FROM calls WHERE id = 'P04'");
     expect(p04!.transcript).toEqual([
-      { speaker: 'UNKNOWN', role: null, start_sec: 0, text: 'Добрый день, компания Окна Плюс, меня зовут Ольга.' },
+      {
+        speaker: 'UNKNOWN',
+        role: null,
+        start_sec: 0,
+        text: 'Добрый день, компания Окна Плюс, меня зовут Ольга.',
+      },
       { speaker: 'UNKNOWN', role: null, start_sec: 3.5, text: 'Сколько стоит окно на кухню?' },
       {
         speaker: 'UNKNOWN',
@@ -297,7 +302,7 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
       callId: 'P01',
       direction: 'in',
     });
-    expect(p01).toEqual({ ...direct, churn_risk: 'high' });
+    expect(p01).toEqual(direct);
     // The client says "Дороговато, наверное." and the manager names the price and offers a measurement.
     expect(p01.objections.map((o) => o.type)).toContain('price');
     expect(p01.script.price_named.done).toBe(true);
@@ -305,20 +310,19 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
     // P04's undiarized segments are read as plain text: no speaker is guessed to be the company.
     expect(stored.find((r) => r.call_id === 'P04')!.breakdown.company_speaker).toBeNull();
 
+    // One row per breakdown, addressed to the manager's bot user (Ольга: telegram; Игорь: his WhatsApp
+    // identity; Алексей and the call without a manager: nobody), handed to the event handler: sent.
     const rows = await deliveries(db);
-    expect(rows.map((r) => [r.key, r.user_id, r.channel, r.kind, r.status, r.last_error])).toEqual([
-      ['breakdown:P01:offline@1.0', 1, 'telegram', 'call_breakdown', 'pending', null],
-      ['breakdown:P01:offline@1.0:head:2', 2, 'telegram', 'call_risk_alert', 'pending', null],
-      ['breakdown:P02:offline@1.0', null, 'console', 'call_breakdown', 'failed', NO_RECIPIENT],
-      ['breakdown:P03:offline@1.0', 3, 'whatsapp', 'call_breakdown', 'pending', null],
-      ['breakdown:P04:offline@1.0', 1, 'telegram', 'call_breakdown', 'pending', null],
-      ['breakdown:P04:offline@1.0:head:2', 2, 'telegram', 'call_risk_alert', 'pending', null],
-      ['breakdown:P06:offline@1.0', null, 'console', 'call_breakdown', 'failed', NO_RECIPIENT],
+    expect(rows.map((r) => [r.key, r.user_id, r.channel, r.kind, r.status, r.attempts])).toEqual([
+      ['breakdown:P01:offline@1.0', 1, 'telegram', 'call_breakdown', 'sent', 1],
+      ['breakdown:P02:offline@1.0', null, 'console', 'call_breakdown', 'sent', 1],
+      ['breakdown:P03:offline@1.0', 3, 'whatsapp', 'call_breakdown', 'sent', 1],
+      ['breakdown:P04:offline@1.0', 1, 'telegram', 'call_breakdown', 'sent', 1],
+      ['breakdown:P06:offline@1.0', null, 'console', 'call_breakdown', 'sent', 1],
     ]);
     const p01Row = rows.find((r) => r.key === 'breakdown:P01:offline@1.0')!;
     expect(p01Row.payload.text.startsWith('Разбор звонка P01\n')).toBe(true);
     expect(p01Row.payload.manager).toBe('Ольга Кузнецова');
-    expect(rows.find((r) => r.kind === 'call_risk_alert')!.payload.text).toContain('менеджер Ольга Кузнецова');
 
     expect(events.map((e) => [e.callId, e.managerId, e.analyzer]).sort()).toEqual([
       ['P01', 'M1', OFFLINE_ANALYZER],
@@ -350,6 +354,32 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
     expect(await deliveries(db)).toEqual(rows);
     expect(events).toHaveLength(5);
     expect(fake.audioRequests).toHaveLength(1);
+  });
+
+  it('retries the notification when the event handler fails, and records it once it worked', async () => {
+    const { db } = await setup();
+    const boss = await bossFor(db);
+    const { analyzer } = switchboardAnalyzer();
+    const handled: string[] = [];
+    const { pipeline } = pipelineOf(db, boss, analyzer, {
+      onBreakdownReady: async (e) => {
+        handled.push(e.callId);
+        if (e.callId === 'P01' && handled.filter((id) => id === 'P01').length === 1) {
+          throw new Error('Telegram недоступен');
+        }
+      },
+    });
+    await pipeline.start();
+    await pipeline.enqueueCalls(['P01', 'P02']);
+    const status = await settled(db);
+
+    expect(status.dead).toBe(0);
+    // P01's first hand-off threw: its job failed and the retry fired the event again.
+    expect(handled.sort()).toEqual(['P01', 'P01', 'P02']);
+    expect((await deliveries(db)).map((r) => [r.key, r.status, r.attempts, r.last_error])).toEqual([
+      ['breakdown:P01:offline@1.0', 'sent', 2, null],
+      ['breakdown:P02:offline@1.0', 'sent', 1, null],
+    ]);
   });
 
   it('retries a failing analyzer with backoff and stores the breakdown once it works', async () => {
@@ -388,9 +418,13 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
       retry: { ...fast.retry, analyze: { limit: 1, delaySeconds: 1 } },
     });
     // P04's recording is gone (404): that cannot get better, so it is dead-lettered without retries.
-    await db.query("UPDATE calls SET recording_url = replace(recording_url, 'P04', 'P04-gone') WHERE id = 'P04'");
+    await db.query(
+      "UPDATE calls SET recording_url = replace(recording_url, 'P04', 'P04-gone') WHERE id = 'P04'",
+    );
     // P06's stored segments are malformed: the same.
-    await db.query(`UPDATE calls SET transcript = '[{"speaker": "SPK00", "start_sec": 1}]'::jsonb WHERE id = 'P06'`);
+    await db.query(
+      `UPDATE calls SET transcript = '[{"speaker": "SPK00", "start_sec": 1}]'::jsonb WHERE id = 'P06'`,
+    );
     await pipeline.start();
     await pipeline.enqueueCalls(['P01', 'P02', 'P04', 'P06']);
     const status = await settled(db);
@@ -473,6 +507,11 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
     expect(outbox.map((r) => r.key)).toEqual(ids.map((id) => `breakdown:${id}:${OFFLINE_ANALYZER}`));
     const fired = [...a.events, ...b.events].map((e) => e.callId).sort();
     expect(fired).toEqual(ids);
+    // The jobs the first worker held when it stopped were failed by the shutdown and retried by the second.
+    const [retried] = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'call.analyze' AND retry_count > 0 AND state = 'completed'",
+    );
+    expect(retried!.n).toBeGreaterThan(0);
     // Each call was analyzed by the second worker only if the first had not stored it.
     expect(second.attempts.filter((id) => midway.some((m) => m.call_id === id))).toEqual([]);
   });
@@ -502,8 +541,16 @@ describe.each(drivers)('call analysis pipeline (%s)', (driver) => {
       outcome: 'skipped',
       reason: 'call_not_found',
     });
-    expect((await breakdowns(db)).map((r) => r.call_id)).toEqual(['P04']);
-    expect((await deliveries(db)).map((r) => r.key)).toEqual(['breakdown:P04:offline@1.0']);
+    // Without an event handler the rows wait for an outbox sender; nobody to send P06's to.
+    const quiet = { ...deps, onBreakdownReady: undefined };
+    expect(await analyzeCallNow(quiet, 'P03')).toMatchObject({ outcome: 'stored', notified: true });
+    expect(await analyzeCallNow(quiet, 'P06')).toMatchObject({ outcome: 'stored', notified: true });
+    expect((await breakdowns(db)).map((r) => r.call_id)).toEqual(['P03', 'P04', 'P06']);
+    expect((await deliveries(db)).map((r) => [r.key, r.user_id, r.channel, r.status, r.last_error])).toEqual([
+      ['breakdown:P03:offline@1.0', 3, 'whatsapp', 'pending', null],
+      ['breakdown:P04:offline@1.0', 1, 'telegram', 'sent', null],
+      ['breakdown:P06:offline@1.0', null, 'console', 'skipped', NO_RECIPIENT],
+    ]);
     expect(events).toEqual(['P04']);
   });
 

@@ -8,8 +8,9 @@ import {
   renderTranscript,
 } from '../../src/analysis/transcript.ts';
 import { AppError } from '../../src/errors.ts';
+import { sharedPath } from '../helpers/shared.ts';
 
-const fixtures = '/work/shared/fixtures/transcripts';
+const fixtures = sharedPath('fixtures/transcripts');
 const realCall = readFileSync(join(fixtures, 'demo-call-role-labels.txt'), 'utf8');
 const sample = readFileSync(join(fixtures, 'sample-speaker-ids.txt'), 'utf8');
 

@@ -22,6 +22,7 @@ import { createServices } from '../../src/services.ts';
 import { createTestDb, drivers, type TestDb } from '../helpers/db.ts';
 import { DEMO_NOW, loadDemo } from '../helpers/demo.ts';
 import { startFakeTelegram, type UploadedFile } from '../helpers/fake-telegram.ts';
+import { sharedPath } from '../helpers/shared.ts';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const driver = drivers.at(-1)!;
@@ -219,7 +220,7 @@ describe(`Telegram bot on ${driver}`, () => {
     const [call] = await db.query<{ id: string }>(
       `SELECT id FROM calls WHERE manager_id = 'M-7' ORDER BY id LIMIT 1`,
     );
-    const transcript = fs.readFileSync('../shared/fixtures/transcripts/sample-speaker-ids.txt', 'utf8');
+    const transcript = fs.readFileSync(sharedPath('fixtures/transcripts/sample-speaker-ids.txt'), 'utf8');
     const breakdown = {
       ...analyzeOffline(parseTranscript(transcript), { callId: call!.id }),
       churn_risk: 'high' as const,

@@ -1,11 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** One scripted reply of the fake: a tool call, a text, an HTTP error, or a delay then one of those. */
+/**
+ * One scripted reply of the fake: a tool call, a text, an HTTP error, a dropped connection
+ * (a network failure), or a delay then one of those.
+ */
 export type FakeReply =
   | { toolCalls: Array<{ name: string; args: unknown }> }
   | { content: string }
   | { status: number; body?: unknown }
+  | { drop: true }
   | { delayMs: number; reply: FakeReply }
   | ((request: ChatRequest) => FakeReply);
 
@@ -68,6 +72,10 @@ export async function startFakeOpenAI(script: FakeReply[] = []) {
       const request = JSON.parse(body.toString('utf8')) as ChatRequest;
       requests.push(request);
       const reply = await settle(queue.shift() ?? { content: 'нет ответа в сценарии' }, request);
+      if ('drop' in reply) {
+        req.socket.destroy();
+        return;
+      }
       if ('status' in reply) {
         res.writeHead(reply.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(reply.body ?? { error: { message: 'fake failure', type: 'server_error' } }));

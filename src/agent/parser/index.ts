@@ -542,8 +542,13 @@ export function createParser(ctx: ParserContext, options: ParserOptions = {}): P
     if (m.days && !s.days) return true;
     const group = r.groupBy ?? m.groupBy;
     if (!group || s.group_by === group || r.noGroup) return false;
+    // Some tools are per-stage or per-manager by nature: "конверсия по этапам" loses nothing.
     const inherent =
-      group === 'manager' && (result.intent === 'manager_efficiency' || s.manager !== undefined);
+      (group === 'manager' && (result.intent === 'manager_efficiency' || s.manager !== undefined)) ||
+      (group === 'stage' &&
+        (result.intent === 'stage_funnel' ||
+          result.intent === 'lead_stage_reach' ||
+          (result.intent === 'deal_stats' && (s.metric === 'by_stage' || s.metric === 'lost'))));
     return !inherent;
   }
 

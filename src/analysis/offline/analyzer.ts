@@ -1,3 +1,4 @@
+import type { Analyzer } from '../analyzer.ts';
 import {
   CUSTOMER_PAST_ACTION,
   CUSTOMER_QUESTION,
@@ -751,3 +752,9 @@ function dropUnverifiedQuotes(b: CallBreakdown, parsed: ParsedTranscript): CallB
     misses: b.misses.map((r) => ({ ...r, quote: ok(r.quote) })),
   };
 }
+
+/** The offline analyzer behind the common `Analyzer` interface (the pipeline's default). */
+export const offlineAnalyzer: Analyzer = {
+  name: OFFLINE_ANALYZER,
+  analyze: async (parsed, opts) => analyzeOffline(parsed, opts),
+};

@@ -33,7 +33,6 @@ export {
   breakdownDeliveryKey,
   NO_RECIPIENT,
   type PipelineAnalyzer,
-  riskAlertDeliveryKey,
   type SkipReason,
   skipReasonsRu,
   transcriptInputOf,
@@ -45,13 +44,19 @@ export {
  * job with retries, exponential backoff and a dead-letter queue, on
  * PostgreSQL and on the embedded PGlite alike.
  *
- * Exactly once, end to end: a job's singleton key (call id + analyzer) keeps
- * one job per call and step queued or running; the breakdown insert is
+ * Once, end to end: a job's singleton key (call id + analyzer) keeps one job
+ * per call and step queued or running; the breakdown insert is
  * `ON CONFLICT (call_id, analyzer) DO NOTHING`; the outbox row's unique key
- * `breakdown:<call>:<analyzer>` makes the notification once, and the event
- * fires only for the row just inserted. A worker killed mid-step leaves its
- * job active until it expires, then pg-boss retries it and the retry finds
- * the work already done.
+ * `breakdown:<call>:<analyzer>` records the notification, whose event fires
+ * once (again only if an attempt died between firing it and recording that:
+ * the bot's notifier claims its own per-recipient rows, so nothing is sent
+ * twice). A worker killed mid-step leaves its job active until it expires
+ * (`expireInSeconds`; pg-boss's supervision then retries it), and the retry
+ * finds the work already done.
+ *
+ * Two ways to run a backlog: `backfill()` goes through the queue and waits
+ * for its own jobs (resumable, parallel across processes, the default for
+ * the CLI); `analyzeCallNow()` runs the same steps inline for one call.
  */
 
 type Step = 'transcribe' | 'analyze' | 'notify';
@@ -75,7 +80,7 @@ export interface AnalysisPipelineOptions {
   /** Speech-to-text for calls that have a recording and no transcript; without it they are skipped. */
   transcriber?: Transcriber | undefined;
   now: () => Date;
-  /** Fired once per new breakdown, after its outbox row is written. */
+  /** Fired once per breakdown after its outbox row is claimed; a throw fails the notify job, which retries. */
   onBreakdownReady?: ((e: BreakdownReadyEvent) => Promise<void>) | undefined;
   retry?: Partial<Record<Step, Partial<RetryPolicy>>>;
   workers?: Partial<Record<Step, Partial<WorkerSettings>>>;

@@ -3,7 +3,7 @@ import { AppError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Analyzer } from '../analyzer.ts';
 import { formatBreakdownRu } from '../format.ts';
-import { type CallBreakdown, callBreakdownSchema, churnRiskLabelsRu } from '../schema.ts';
+import { type CallBreakdown, callBreakdownSchema } from '../schema.ts';
 import type { Transcriber } from '../transcribe.ts';
 import { parseTranscript, type TranscriptSegmentInput, UNKNOWN_SPEAKER } from '../transcript.ts';
 
@@ -154,7 +154,7 @@ export async function transcribeCall(deps: StepDeps, callId: string): Promise<Tr
     return { ...failureOf(err), analyzeNext: false };
   }
   // Another worker may have stored one meanwhile; the first transcript wins.
-  await deps.db.query('UPDATE calls SET transcript = $2::jsonb WHERE id = $1 AND transcript IS NULL', [
+  await deps.db.query('UPDATE calls SET transcript = $2::text::jsonb WHERE id = $1 AND transcript IS NULL', [
     callId,
     JSON.stringify(segments),
   ]);
@@ -271,17 +271,12 @@ export async function analyzeCalls(
 // ---------------------------------------------------------------------------
 // Step 3: notify
 
-/** The outbox key of a call's breakdown message to its manager. */
+/** The outbox key of a breakdown's notification: one per call and analyzer. */
 export function breakdownDeliveryKey(callId: string, analyzer: string): string {
   return `breakdown:${callId}:${analyzer}`;
 }
 
-/** The outbox key of a high-risk alert to one head. */
-export function riskAlertDeliveryKey(callId: string, analyzer: string, userId: number): string {
-  return `${breakdownDeliveryKey(callId, analyzer)}:head:${userId}`;
-}
-
-/** Why a breakdown message could not be addressed (kept in `deliveries.last_error`). */
+/** Why a breakdown's row is `skipped` when no event handler takes it (kept in `deliveries.last_error`). */
 export const NO_RECIPIENT = 'no bot user is bound to the call manager';
 
 interface NotifyRow {
@@ -291,26 +286,23 @@ interface NotifyRow {
   manager_name: string | null;
   client_phone: string;
   started_at: Date;
+  user_id: number | null;
+  channel: 'telegram' | 'whatsapp' | 'console' | null;
 }
-
-interface Recipient {
-  manager_id: string;
-  user_id: number;
-  channel: 'telegram' | 'whatsapp' | 'console';
-}
-
-const channelOfUser = `COALESCE(u.preferred_channel,
-  (SELECT mi.channel FROM messenger_identities mi WHERE mi.user_id = u.id
-    ORDER BY mi.last_inbound_at DESC NULLS LAST, mi.id DESC LIMIT 1), 'console')`;
 
 /**
- * Writes the outbox rows of stored breakdowns: one to the call's manager
- * (key `breakdown:<call>:<analyzer>`), and on a high churn risk one alert to
- * each head whose department tree holds that manager. The unique key makes
- * every row happen once; the event fires only for the manager rows this run
- * inserted, so it too fires once per breakdown. The bot adapters deliver the
- * rows; a breakdown whose manager has no bot user gets a `failed` row that
- * says so.
+ * Notifies about stored breakdowns, once per breakdown: the outbox row with
+ * the unique key `breakdown:<call>:<analyzer>` (the manager's bot user and
+ * channel, the message text) is the record that it happened.
+ *
+ * With an `onBreakdownReady` handler (the bot's notifier, which delivers to
+ * the manager and, on a high churn risk, to the heads) the row is claimed as
+ * `sending`, the event fires, and the row becomes `sent`; a handler that
+ * throws leaves it `failed` with the error and fails the job, whose retry
+ * claims it again. So the event fires once per breakdown, and again only
+ * when an attempt died before recording that it had fired — never zero
+ * times. Without a handler the row is left `pending` for an outbox sender
+ * (`skipped` when the manager has no bot user).
  */
 export async function notifyBreakdowns(
   deps: StepDeps,
@@ -321,10 +313,18 @@ export async function notifyBreakdowns(
   const out = new Map<string, StepResult>();
   if (callIds.length === 0) return out;
   const rows = await db.query<NotifyRow>(
-    `SELECT a.call_id, a.breakdown, c.manager_id, m.name AS manager_name, c.client_phone, c.started_at
+    `SELECT a.call_id, a.breakdown, c.manager_id, m.name AS manager_name, c.client_phone, c.started_at,
+            u.id AS user_id,
+            COALESCE(u.preferred_channel,
+              (SELECT mi.channel FROM messenger_identities mi WHERE mi.user_id = u.id
+                ORDER BY mi.last_inbound_at DESC NULLS LAST, mi.id DESC LIMIT 1), 'console') AS channel
        FROM call_analyses a
        JOIN calls c ON c.id = a.call_id
        LEFT JOIN managers m ON m.id = c.manager_id
+       LEFT JOIN LATERAL (
+         SELECT u.id, u.preferred_channel FROM bot_users u
+          WHERE u.manager_id = c.manager_id AND u.revoked_at IS NULL ORDER BY u.id LIMIT 1
+       ) u ON true
       WHERE a.call_id = ANY($1::text[]) AND a.analyzer = $2`,
     [callIds, analyzerName],
   );
@@ -339,105 +339,74 @@ export async function notifyBreakdowns(
   }
   if (rows.length === 0) return out;
 
-  const managerIds = [...new Set(rows.map((r) => r.manager_id).filter((m): m is string => m !== null))];
-  const own = await db.query<Recipient>(
-    `SELECT DISTINCT ON (u.manager_id) u.manager_id, u.id AS user_id, ${channelOfUser} AS channel
-       FROM bot_users u
-      WHERE u.manager_id = ANY($1::text[]) AND u.revoked_at IS NULL
-      ORDER BY u.manager_id, u.id`,
-    [managerIds],
-  );
-  const ownBy = new Map(own.map((r) => [r.manager_id, r]));
-  const risky = rows.filter((r) => r.breakdown.churn_risk === 'high' && r.manager_id !== null);
-  const heads =
-    risky.length === 0
-      ? []
-      : await db.query<Recipient>(
-          `WITH RECURSIVE up AS (
-             SELECT m.id AS manager_id, m.department_id AS dep FROM managers m
-              WHERE m.id = ANY($1::text[]) AND m.department_id IS NOT NULL
-             UNION
-             SELECT up.manager_id, d.parent_id FROM up JOIN departments d ON d.id = up.dep
-              WHERE d.parent_id IS NOT NULL
-           )
-           SELECT DISTINCT up.manager_id, u.id AS user_id, ${channelOfUser} AS channel
-             FROM up
-             JOIN managers hm ON hm.department_id = up.dep AND hm.id <> up.manager_id
-             JOIN bot_users u ON u.manager_id = hm.id AND u.role = 'head' AND u.revoked_at IS NULL`,
-          [[...new Set(risky.map((r) => r.manager_id as string))]],
-        );
-
-  const keys: string[] = [];
-  const userIds: Array<number | null> = [];
-  const channels: string[] = [];
-  const kinds: string[] = [];
-  const payloads: string[] = [];
-  const statuses: string[] = [];
-  const errors: Array<string | null> = [];
-  const push = (key: string, r: Recipient | undefined, kind: string, payload: object) => {
-    keys.push(key);
-    userIds.push(r?.user_id ?? null);
-    channels.push(r?.channel ?? 'console');
-    kinds.push(kind);
-    payloads.push(JSON.stringify(payload));
-    statuses.push(r ? 'pending' : 'failed');
-    errors.push(r ? null : NO_RECIPIENT);
-  };
-  for (const row of rows) {
-    const meta = {
-      call_id: row.call_id,
-      analyzer: analyzerName,
-      manager_id: row.manager_id,
-      manager: row.manager_name,
-      client_phone: row.client_phone,
-      started_at: new Date(row.started_at).toISOString(),
-      readiness: row.breakdown.readiness,
-      churn_risk: row.breakdown.churn_risk,
-    };
-    const text = formatBreakdownRu(row.breakdown);
-    const recipient = row.manager_id ? ownBy.get(row.manager_id) : undefined;
-    push(breakdownDeliveryKey(row.call_id, analyzerName), recipient, 'call_breakdown', { ...meta, text });
-    if (row.breakdown.churn_risk !== 'high' || row.manager_id === null) continue;
-    const alert =
-      `Риск потери клиента: ${churnRiskLabelsRu.high}. Звонок ${row.call_id}, ` +
-      `менеджер ${row.manager_name ?? row.manager_id}, клиент ${row.client_phone}.\n${text}`;
-    for (const head of heads.filter((h) => h.manager_id === row.manager_id)) {
-      push(riskAlertDeliveryKey(row.call_id, analyzerName, head.user_id), head, 'call_risk_alert', {
-        ...meta,
-        text: alert,
-      });
-    }
-  }
-  const inserted = await db.query<{ key: string }>(
-    `INSERT INTO deliveries (key, user_id, channel, kind, payload, status, last_error, scheduled_at, updated_at)
-     SELECT u.key, u.user_id, u.channel, u.kind, u.payload::jsonb, u.status, u.last_error, $8::timestamptz, $8::timestamptz
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-            AS u(key, user_id, channel, kind, payload, status, last_error)
-     ON CONFLICT (key) DO NOTHING
+  const handler = deps.onBreakdownReady;
+  const now = deps.now().toISOString();
+  const statusOf = (r: NotifyRow) => (handler ? 'sending' : r.user_id === null ? 'skipped' : 'pending');
+  const claimed = await db.query<{ key: string }>(
+    `INSERT INTO deliveries (key, user_id, channel, kind, payload, status, attempts, last_error, scheduled_at, updated_at)
+     SELECT u.key, u.user_id, u.channel, 'call_breakdown', u.payload::jsonb, u.status,
+            CASE WHEN u.status = 'sending' THEN 1 ELSE 0 END, u.last_error, $7::timestamptz, $7::timestamptz
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
+            AS u(key, user_id, channel, payload, status, last_error)
+     ON CONFLICT (key) DO UPDATE SET status = 'sending', attempts = deliveries.attempts + 1,
+            last_error = NULL, updated_at = excluded.updated_at
+      WHERE excluded.status = 'sending' AND deliveries.status IN ('sending', 'failed')
      RETURNING key`,
-    [keys, userIds, channels, kinds, payloads, statuses, errors, deps.now().toISOString()],
+    [
+      rows.map((r) => breakdownDeliveryKey(r.call_id, analyzerName)),
+      rows.map((r) => r.user_id),
+      rows.map((r) => r.channel ?? 'console'),
+      rows.map((r) =>
+        JSON.stringify({
+          call_id: r.call_id,
+          analyzer: analyzerName,
+          manager_id: r.manager_id,
+          manager: r.manager_name,
+          client_phone: r.client_phone,
+          started_at: new Date(r.started_at).toISOString(),
+          readiness: r.breakdown.readiness,
+          churn_risk: r.breakdown.churn_risk,
+          text: formatBreakdownRu(r.breakdown),
+        }),
+      ),
+      rows.map(statusOf),
+      rows.map((r) => (!handler && r.user_id === null ? NO_RECIPIENT : null)),
+      now,
+    ],
   );
-  const fresh = new Set(inserted.map((r) => r.key));
+  const fresh = new Set(claimed.map((r) => r.key));
   for (const row of rows) {
-    const first = fresh.has(breakdownDeliveryKey(row.call_id, analyzerName));
-    out.set(row.call_id, {
-      status: 'completed',
-      output: { outcome: first ? 'notified' : 'already_notified' },
-    });
-    if (!first || !deps.onBreakdownReady) continue;
-    // The outbox row is the durable notification; the event only prompts, so its failure is logged, not retried.
+    const key = breakdownDeliveryKey(row.call_id, analyzerName);
+    if (!fresh.has(key)) {
+      out.set(row.call_id, { status: 'completed', output: { outcome: 'already_notified' } });
+      continue;
+    }
+    if (!handler) {
+      out.set(row.call_id, { status: 'completed', output: { outcome: 'notified' } });
+      continue;
+    }
     try {
-      await deps.onBreakdownReady({
+      await handler({
         callId: row.call_id,
         managerId: row.manager_id,
         analyzer: analyzerName,
         breakdown: row.breakdown,
       });
+      await db.query(
+        `UPDATE deliveries SET status = 'sent', sent_at = $2::timestamptz, updated_at = $2::timestamptz WHERE key = $1`,
+        [key, deps.now().toISOString()],
+      );
+      out.set(row.call_id, { status: 'completed', output: { outcome: 'notified' } });
     } catch (err) {
       deps.logger.warn(
         { callId: row.call_id, err: (err as Error).message },
         'analysis: breakdown event handler failed',
       );
+      await db.query(
+        `UPDATE deliveries SET status = 'failed', last_error = $2, updated_at = $3::timestamptz WHERE key = $1`,
+        [key, (err as Error).message, deps.now().toISOString()],
+      );
+      out.set(row.call_id, failureOf(err));
     }
   }
   return out;
