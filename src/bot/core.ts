@@ -466,7 +466,7 @@ export function inviteText(code: string, expiresAt: Date, tz: string, botUsernam
   return [
     botUsername ? `Ссылка: https://t.me/${botUsername}?start=${code}` : null,
     `Код: ${code}`,
-    `Действует до ${formatDate(expiresAt, tz)}. В Telegram или WhatsApp отправьте боту код (или /start ${code}).`,
+    `Действует до ${formatDate(expiresAt, tz)} В Telegram или WhatsApp отправьте боту код (или /start ${code}).`,
   ]
     .filter(Boolean)
     .join('\n');
