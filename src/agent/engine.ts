@@ -182,6 +182,11 @@ export function createAnswerEngine(deps: AnswerEngineDeps) {
 
     if (parsed.intent === 'help') return plain(helpText(opts.caller.role));
     if (parsed.intent === 'out_of_scope' && parsed.confidence >= threshold) return plain(OUT_OF_SCOPE);
+    if (parsed.intent === 'clarify' && parsed.unknownName) {
+      return plain(
+        `Не нашёл сотрудника «${parsed.unknownName}». Напишите имя и фамилию, как в CRM, или спросите без имени — отвечу по всей компании.`,
+      );
+    }
     if (parsed.intent === 'clarify') {
       const c = parsed.slots.manager_candidates ?? [];
       return plain(

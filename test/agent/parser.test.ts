@@ -48,10 +48,22 @@ describe('managers by name in any case', () => {
     expect(parse('средний чек у Сокловой').slots.manager).toBe('Марина Соколова');
   });
 
-  it('does not guess from a short misspelled name', () => {
+  it('does not guess from a short misspelled name, and does not answer for everyone either', () => {
     const r = parse('звонки у Олги');
-    expect(r.intent).toBe('calls_stats');
+    expect(r.intent).toBe('clarify');
     expect(r.slots.manager).toBeUndefined();
+    expect(r.unknownName).toBe('Олги');
+  });
+
+  it('asks back about a name that is no manager instead of counting the whole company', () => {
+    for (const q of ['по Жукову пропущенные за месяц', 'звонки Ксюши за октябрь']) {
+      const r = parse(q);
+      expect(r.intent, q).toBe('clarify');
+      expect(r.unknownName, q).toMatch(/^(Жукову|Ксюши)$/);
+    }
+    // Known sources, months and managers are not strangers.
+    expect(parse('лиды с Авито в Марте').intent).toBe('lead_stats');
+    expect(parse('звонки Марины Соколовой за неделю').slots.manager).toBe('Марина Соколова');
   });
 
   it('inflects names of any company with petrovich, including gender and word order', () => {

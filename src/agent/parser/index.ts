@@ -271,6 +271,8 @@ interface Mentions {
   folded: string;
   /** Share of words that are known words of any kind; near zero for key mashing. */
   knownShare: number;
+  /** A capitalised word that is no manager or known word: a person we do not know ("по Морозову"). */
+  unknownName?: string;
 }
 
 /**
@@ -409,6 +411,12 @@ export function createParser(ctx: ParserContext, options: ParserOptions = {}): P
       if (/\d/.test(t.text) || isVocabulary(t.text) || managers.isNameForm(t.text)) known++;
     }
     m.knownShare = tokens.length ? known / tokens.length : 0;
+    // Answering for the whole company when a name was not recognised would be a wrong number.
+    const stranger = work.tokens.find(
+      (t, i) => i > 0 && t.capital && !work.used[i] && /^[а-я]{3,}$/.test(t.text) && !isVocabulary(t.text),
+    );
+    if (stranger && !m.manager && !m.candidates)
+      m.unknownName = stranger.text.charAt(0).toUpperCase() + stranger.text.slice(1);
     return m;
   }
 
@@ -735,6 +743,17 @@ export function createParser(ctx: ParserContext, options: ParserOptions = {}): P
         ALLOWED[result.intent].includes('manager')
       ) {
         return clarify(result.intent, result.slots, m.candidates, prev);
+      }
+      if (m.unknownName && !result.slots.manager && ALLOWED[result.intent].includes('manager')) {
+        return {
+          intent: 'clarify',
+          slots: { manager_candidates: [] },
+          confidence: 0.9,
+          understood: understoodOf(result.intent, result.slots),
+          unknownName: m.unknownName,
+          // "а у Марины?" then completes the question.
+          state: { intent: result.intent, slots: result.slots, pending: null },
+        };
       }
       // Something the user asked for was left out (the tool cannot filter or group by it): not sure enough.
       if (lostMentions(m, r, result)) confidence = Math.min(confidence, 0.5);

@@ -103,4 +103,6 @@ export interface ParseResult {
   understood: string[];
   /** Store this and pass it back with the next message. */
   state: DialogueState;
+  /** A name the question mentions that is no manager ("по Морозову"): asked back, never ignored. */
+  unknownName?: string;
 }
