@@ -42,7 +42,8 @@ const MONTHS_NOM = [
   'ноябрь',
   'декабрь',
 ];
-const MONTHS_GEN = [
+/** Month names in the genitive ("1 марта"), shared with chart labels. */
+export const MONTHS_GEN = [
   'января',
   'февраля',
   'марта',

@@ -14,6 +14,9 @@ import { GENERIC_USER_ERROR } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { Identity } from '../access.ts';
 import type { ConversationCore, Reply } from '../core.ts';
+import { splitMessage } from '../split.ts';
+
+export { splitMessage };
 
 export interface TelegramDeps {
   token: string;
@@ -36,26 +39,7 @@ export const commandMenu = [
   { command: 'digest', description: 'Подписка на ежедневную и еженедельную сводку' },
 ];
 
-const MAX_TEXT = 4096;
 const MAX_CAPTION = 1024;
-
-/** Splits a long message on line boundaries so every part fits Telegram's 4096 characters. */
-export function splitMessage(text: string, limit = MAX_TEXT): string[] {
-  if (text.length <= limit) return [text];
-  const parts: string[] = [];
-  let current = '';
-  for (const line of text.split('\n')) {
-    const chunks = line.length > limit ? (line.match(new RegExp(`[\\s\\S]{1,${limit}}`, 'g')) ?? []) : [line];
-    for (const chunk of chunks) {
-      if (current && current.length + 1 + chunk.length > limit) {
-        parts.push(current);
-        current = chunk;
-      } else current = current ? `${current}\n${chunk}` : chunk;
-    }
-  }
-  if (current) parts.push(current);
-  return parts;
-}
 
 function identityOf(ctx: Context): Identity | undefined {
   if (!ctx.from || !ctx.chat) return undefined;

@@ -1,4 +1,5 @@
 import type { Button, Reply } from '../core.ts';
+import { splitMessage } from '../split.ts';
 
 /*
  * How a core reply looks in WhatsApp. Limits of the Cloud API: a text message
@@ -37,20 +38,7 @@ export interface ReplyPlan {
 
 /** Splits text on line boundaries into parts of at most `limit` characters. */
 export function splitText(text: string, limit = TEXT_LIMIT): string[] {
-  if (text.length <= limit) return [text];
-  const parts: string[] = [];
-  let current = '';
-  for (const line of text.split('\n')) {
-    const chunks = line.length > limit ? (line.match(new RegExp(`[\\s\\S]{1,${limit}}`, 'g')) ?? []) : [line];
-    for (const chunk of chunks) {
-      if (current && current.length + 1 + chunk.length > limit) {
-        parts.push(current);
-        current = chunk;
-      } else current = current ? `${current}\n${chunk}` : chunk;
-    }
-  }
-  if (current) parts.push(current);
-  return parts;
+  return splitMessage(text, limit);
 }
 
 type Layout = 'buttons' | 'list' | 'numbered';

@@ -8,6 +8,7 @@
  */
 
 import { join } from 'node:path';
+import { type EntityName, entityNames } from '../entities.ts';
 import {
   buildCompany,
   type Department,
@@ -42,25 +43,9 @@ import {
 import { makeTranscript, type TalkKind } from './transcripts.ts';
 import { JsonlWriter } from './writer.ts';
 
-/** Entity files in the load order of IMPORT_FORMAT.md. */
-export const DEMO_FILES = [
-  'departments',
-  'managers',
-  'pipelines',
-  'stages',
-  'sources',
-  'phone_lines',
-  'companies',
-  'contacts',
-  'leads',
-  'deals',
-  'stage_history',
-  'activities',
-  'tasks',
-  'calls',
-  'plans',
-] as const;
-type FileName = (typeof DEMO_FILES)[number];
+/** Entity files in the load order of IMPORT_FORMAT.md: the importer's own list. */
+export const DEMO_FILES = entityNames;
+type FileName = EntityName;
 
 type CallStatus = 'answered' | 'missed' | 'busy' | 'no_answer' | 'failed';
 type EntityKind = 'lead' | 'deal' | 'contact' | 'company';
