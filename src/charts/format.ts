@@ -1,3 +1,5 @@
+import { MONTHS_GEN } from '../metrics/period.ts';
+
 /**
  * Russian formatting of what a chart shows: figure values, axis tick formats,
  * periods, time labels and shortened names. Everything here returns plain
@@ -174,20 +176,7 @@ export function tickOptions(
   }
 }
 
-const monthsGenitive = [
-  'января',
-  'февраля',
-  'марта',
-  'апреля',
-  'мая',
-  'июня',
-  'июля',
-  'августа',
-  'сентября',
-  'октября',
-  'ноября',
-  'декабря',
-];
+const monthsGenitive = MONTHS_GEN;
 const monthsShort = ['янв', 'фев', 'мар', 'апр', 'май', 'июн', 'июл', 'авг', 'сен', 'окт', 'ноя', 'дек'];
 
 interface LocalDate {
