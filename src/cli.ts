@@ -9,6 +9,7 @@ import { runConsoleChat } from './bot/console/chat.ts';
 import type { Reply } from './bot/core.ts';
 import { inviteText } from './bot/core.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { buildDigestCommand } from './digests/commands.ts';
 import { AppError, userMessageOf } from './errors.ts';
 import { type DemoScale, generateDemo } from './ingest/demo/index.ts';
 import { type ImportReport, importDirectory } from './ingest/import.ts';
@@ -175,7 +176,7 @@ function consoleText(app: App, replies: Reply[]): string {
     const dir = path.join(app.config.home, 'charts');
     if (r.chart) {
       fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, `chart-${Date.now()}.png`);
+      const file = path.join(dir, `chart-${Date.now()}-${parts.length}.png`);
       fs.writeFileSync(file, r.chart.png);
       parts.push(`📊 График: ${file}`);
     }
@@ -217,7 +218,7 @@ export function buildProgram(): Command {
       await withApp(async (app) => {
         const demoLoaded = !app.config.databaseUrl && (await ensureDemoData(app, app.logger));
         const { createServices, ensureConsoleAdmin } = await services();
-        const { startAdapters, startPipeline, stopAll } = await import('./runtime.ts');
+        const { startAdapters, startDigests, startPipeline, stopAll } = await import('./runtime.ts');
         await ensureConsoleAdmin(app);
         const svc = createServices(app);
         const analysis = await startPipeline(app, svc);
@@ -225,6 +226,7 @@ export function buildProgram(): Command {
         if (demoLoaded) await analysis.pipeline.backfill({ wait: false, notify: false });
         const running = [
           analysis.runnable,
+          await startDigests(app, svc, analysis.boss),
           ...(await startAdapters(app, svc, {
             onCallsStored: async (ids) => void (await analysis.pipeline.enqueueCalls(ids)),
           })),
@@ -680,6 +682,17 @@ export function buildProgram(): Command {
         }
       });
     });
+
+  program.addCommand(
+    buildDigestCommand({
+      withApp,
+      services: async (app) => {
+        const s = (await services()).createServices(app as App);
+        return { registry: s.registry, renderer: s.renderer };
+      },
+      out,
+    }),
+  );
 
   return program;
 }

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import path from 'node:path';
 import type { Logger } from './logger.ts';
 import type { App } from './main.ts';
 import { createHttpServer, type HttpServer, type Route } from './server/http.ts';
@@ -137,7 +138,42 @@ export async function startPipeline(app: App, services: Services, opts: { worker
       await boss.stop({ graceful: true, timeout: 5_000 });
     },
   };
-  return { pipeline, runnable };
+  return { pipeline, runnable, boss };
+}
+
+/** Digests and alerts: scheduler and delivery worker on the same pg-boss, senders per channel. */
+export async function startDigests(
+  app: App,
+  services: Services,
+  boss: import('pg-boss').PgBoss,
+): Promise<Runnable> {
+  const { startDigestService, createTelegramSender, createConsoleSender, senderFromRouter } = await import(
+    './digests/index.ts'
+  );
+  const { config } = app;
+  const digests = await startDigestService({
+    db: app.db,
+    logger: app.logger,
+    now: app.now,
+    companyTz: config.companyTz,
+    registry: services.registry,
+    renderer: services.renderer,
+    callsPerDayNorm: config.callsPerDayNorm,
+    boss,
+    senders: {
+      ...(config.telegram
+        ? {
+            telegram: createTelegramSender({
+              token: config.telegram.token,
+              apiRoot: config.telegram.apiRoot,
+            }),
+          }
+        : {}),
+      whatsapp: senderFromRouter(services.router),
+      console: createConsoleSender({ dir: path.join(config.home, 'digests'), now: app.now }),
+    },
+  });
+  return { name: 'digests', stop: () => digests.stop() };
 }
 
 /** Stops everything in reverse order, giving up after `timeoutMs` so SIGTERM ends the process in time. */

@@ -7,6 +7,7 @@ import { createBreakdownNotifier } from './bot/breakdowns.ts';
 import { type ChartMaker, createConversationCore } from './bot/core.ts';
 import { createMessengerRouter } from './bot/router.ts';
 import { createChartRenderer, renderEnvelopeChart } from './charts/index.ts';
+import { createDigestBuilder } from './digests/content.ts';
 import { AppError } from './errors.ts';
 import type { App } from './main.ts';
 import { ADMIN, type Caller } from './metrics/types.ts';
@@ -54,7 +55,16 @@ export function createServices(app: App) {
     callsPerDayNorm: app.config.callsPerDayNorm,
   });
   const router = createMessengerRouter();
+  const digestBuilder = createDigestBuilder({
+    db: app.db,
+    registry,
+    renderer,
+    companyTz: app.config.companyTz,
+    callsPerDayNorm: app.config.callsPerDayNorm,
+    logger: app.logger.child({ part: 'digests' }),
+  });
   const core = createConversationCore({
+    digestBuilder,
     sendToUser: (to, reply) => router.send(to, reply),
     db: app.db,
     engine,

@@ -81,6 +81,7 @@ export function helpText(role: Caller['role']): string {
     ...examplesByRole[role].map((q) => `• ${q}`),
     '',
     'Можно уточнять: «а за прошлый месяц?», «а по источникам?», «а у Марины?». «Как считается …?» — объясню любую цифру.',
+    'Сводки каждый день и неделю с графиками — /digest. Команды: /calls, /forgotten, /plan, /me.',
   ].join('\n');
 }
 

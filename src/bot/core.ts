@@ -5,6 +5,8 @@ import { type DialogueState, emptyDialogueState } from '../agent/parser/types.ts
 import type { ToolRegistry } from '../agent/registry.ts';
 import type { ToolRequest } from '../agent/request.ts';
 import type { Db } from '../db/client.ts';
+import { handleDigestCommand } from '../digests/commands.ts';
+import type { DigestBuilder } from '../digests/content.ts';
 import { AppError, userMessageOf } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { dataSummary } from '../metrics/summary.ts';
@@ -58,6 +60,8 @@ export interface CoreDeps {
   botUsername?: string | undefined;
   /** Messages to other users (a disputed breakdown goes to the heads). */
   sendToUser?: SendToUser | undefined;
+  /** Builds `/digest preview`. */
+  digestBuilder?: DigestBuilder | undefined;
 }
 
 /** Per-chat state kept in PostgreSQL: the parser's dialogue and the requests buttons refer to. */
@@ -325,6 +329,16 @@ export function createConversationCore(deps: CoreDeps) {
       return [plain(await forwardDispute(user, callId, text))];
     }
     try {
+      if (/^\/digest(@\w+)?(\s|$)/i.test(text.trim())) {
+        const replies = await handleDigestCommand(
+          { db: deps.db, companyTz: deps.tz, now: deps.now, builder: deps.digestBuilder },
+          user,
+          id,
+          text.trim().split(/\s+/).slice(1),
+        );
+        await logQuestion(user, id, text, { engine: 'none', intent: 'digest' }, performance.now() - t0);
+        return replies;
+      }
       const cmd = await commandReply(user, text);
       if (cmd && 'text' in cmd) {
         await logQuestion(user, id, text, { engine: 'none', intent: 'command' }, performance.now() - t0);

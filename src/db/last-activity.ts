@@ -68,26 +68,29 @@ export async function refreshLastActivity(db: Queryable, only?: { leads?: string
 }
 
 async function refreshAll(db: Queryable): Promise<void> {
-  // Calls by a contact's phone, aggregated once for leads and deals: the
-  // latest call per number first (an index-ordered scan), then per contact.
-  const phoneLast = `SELECT cp.contact_id, max(pm.t) AS t
-    FROM contact_phones cp
-    JOIN (SELECT client_phone, max(started_at) AS t FROM calls GROUP BY client_phone) pm ON pm.client_phone = cp.phone
-    GROUP BY cp.contact_id`;
-  for (const [kind, table] of [
-    ['lead', 'leads'],
-    ['deal', 'deals'],
-  ] as const) {
-    await db.query(
-      `WITH linked AS (${linkedMomentsSql(kind)}), by_phone AS (${phoneLast})
-       UPDATE ${table} SET last_activity_at = v.la
+  // One statement for leads and deals, so the calls-by-contact-phone part is
+  // computed once: the latest call per number (an index-ordered scan), then
+  // per contact.
+  const update = (kind: 'lead' | 'deal', table: string) => `UPDATE ${table} SET last_activity_at = v.la
        FROM (
          SELECT x.id, GREATEST(x.created_at, l.t, p.t) AS la
          FROM ${table} x
-         LEFT JOIN linked l ON l.id = x.id
+         LEFT JOIN linked_${kind} l ON l.id = x.id
          LEFT JOIN by_phone p ON p.contact_id = x.contact_id
        ) v
-       WHERE ${table}.id = v.id AND ${table}.last_activity_at IS DISTINCT FROM v.la`,
-    );
-  }
+       WHERE ${table}.id = v.id AND ${table}.last_activity_at IS DISTINCT FROM v.la
+       RETURNING 1`;
+  await db.query(
+    `WITH by_phone AS MATERIALIZED (
+       SELECT cp.contact_id, max(pm.t) AS t
+       FROM contact_phones cp
+       JOIN (SELECT client_phone, max(started_at) AS t FROM calls GROUP BY client_phone) pm ON pm.client_phone = cp.phone
+       GROUP BY cp.contact_id
+     ),
+     linked_lead AS (${linkedMomentsSql('lead')}),
+     linked_deal AS (${linkedMomentsSql('deal')}),
+     leads_done AS (${update('lead', 'leads')}),
+     deals_done AS (${update('deal', 'deals')})
+     SELECT (SELECT count(*) FROM leads_done) AS leads, (SELECT count(*) FROM deals_done) AS deals`,
+  );
 }
