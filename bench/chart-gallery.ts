@@ -16,7 +16,7 @@ import { generateDemo } from '../src/ingest/demo/index.ts';
 import { importDirectory } from '../src/ingest/import.ts';
 import { createLogger } from '../src/logger.ts';
 import { previousPeriod, resolvePeriod } from '../src/metrics/period.ts';
-import { ADMIN, type ToolInput } from '../src/metrics/types.ts';
+import { ADMIN, type Envelope, type ToolInput } from '../src/metrics/types.ts';
 
 const now = new Date(process.argv[2] ?? '2026-11-23T10:00:00+03:00');
 const tz = 'Europe/Moscow';
@@ -30,7 +30,9 @@ if (Number(n) === 0) {
   await generateDemo({ outDir: dir, scale: 'small', seed: 42, now });
   await importDirectory(db, { dir, logger });
 }
-const [{ calls }] = (await db.query<{ calls: number }>('SELECT count(*) AS calls FROM calls')) as [{ calls: number }];
+const [{ calls }] = (await db.query<{ calls: number }>('SELECT count(*) AS calls FROM calls')) as [
+  { calls: number },
+];
 
 const qualityTools = await import('../src/metrics/quality.ts').then((m) => m.qualityTools).catch(() => []);
 const registry = new ToolRegistry([...coreMetricTools, ...qualityTools]);
@@ -38,19 +40,99 @@ const renderer = createChartRenderer({ logger });
 const out = path.resolve('docs/charts');
 fs.mkdirSync(out, { recursive: true });
 
-const forms: Array<{ file: string; title: string; question: string; tool: string; input: ToolInput; previous?: boolean }> = [
-  { file: 'bar', title: 'Столбцы по менеджерам', question: 'звонки за неделю по менеджерам', tool: 'calls_stats', input: { period: { name: 'last_7_days' }, group_by: 'manager' } },
-  { file: 'line', title: 'Динамика по дням с прошлым периодом пунктиром', question: 'звонки за месяц по дням', tool: 'calls_stats', input: { period: { name: 'last_month' }, group_by: 'day' }, previous: true },
-  { file: 'stacked', title: 'Состояние лидов по источникам', question: 'лиды за месяц по источникам', tool: 'lead_stats', input: { period: { name: 'last_month' }, group_by: 'source' } },
-  { file: 'channels', title: 'Звонки по каналам', question: 'звонки по каналам за месяц', tool: 'calls_stats', input: { period: { name: 'last_month' }, group_by: 'channel' } },
-  { file: 'doughnut', title: 'Доли: продажи по воронкам', question: 'продажи за квартал по воронкам', tool: 'deal_stats', input: { period: { name: 'this_quarter' }, group_by: 'pipeline' } },
-  { file: 'funnel', title: 'Воронка: конверсия по этапам', question: 'конверсия по этапам воронки за полгода', tool: 'stage_funnel', input: { period: { name: 'last_6_months' } } },
-  { file: 'hours', title: 'Звонки по часам', question: 'в какие часы больше всего звонят', tool: 'calls_by_time', input: { period: { name: 'last_30_days' }, by: 'hour' } },
-  { file: 'weekdays', title: 'Звонки по дням недели', question: 'звонки по дням недели за квартал', tool: 'calls_by_time', input: { period: { name: 'this_quarter' }, by: 'weekday' } },
-  { file: 'plan', title: 'План и факт с прогнозом по темпу', question: 'выполнение плана за этот месяц по менеджерам', tool: 'plan_progress', input: { period: { name: 'this_month' }, group_by: 'manager' } },
-  { file: 'tasks', title: 'Исполнительность с нормой 64 %', question: 'коэффициент исполнительности по менеджерам за месяц', tool: 'task_discipline', input: { period: { name: 'last_month' }, group_by: 'manager' } },
-  { file: 'objections', title: 'Топ возражений', question: 'какие возражения чаще всего слышим', tool: 'call_quality', input: { period: { name: 'last_6_months' } } },
-  { file: 'empty', title: 'Нет данных за период', question: 'звонки 1 января 2020 по менеджерам', tool: 'calls_stats', input: { period: { from: '2020-01-01', to: '2020-01-01' }, group_by: 'manager' } },
+const forms: Array<{
+  file: string;
+  title: string;
+  question: string;
+  tool: string;
+  input: ToolInput;
+  previous?: boolean;
+}> = [
+  {
+    file: 'bar',
+    title: 'Столбцы по менеджерам',
+    question: 'звонки за неделю по менеджерам',
+    tool: 'calls_stats',
+    input: { period: { name: 'last_7_days' }, group_by: 'manager' },
+  },
+  {
+    file: 'line',
+    title: 'Динамика по дням с прошлым периодом пунктиром',
+    question: 'звонки за месяц по дням',
+    tool: 'calls_stats',
+    input: { period: { name: 'last_month' }, group_by: 'day' },
+    previous: true,
+  },
+  {
+    file: 'stacked',
+    title: 'Состояние лидов по источникам',
+    question: 'лиды за месяц по источникам',
+    tool: 'lead_stats',
+    input: { period: { name: 'last_month' }, group_by: 'source' },
+  },
+  {
+    file: 'channels',
+    title: 'Звонки по каналам',
+    question: 'звонки по каналам за месяц',
+    tool: 'calls_stats',
+    input: { period: { name: 'last_month' }, group_by: 'channel' },
+  },
+  {
+    file: 'doughnut',
+    title: 'Доли: продажи по воронкам',
+    question: 'продажи за квартал по воронкам',
+    tool: 'deal_stats',
+    input: { period: { name: 'this_quarter' }, group_by: 'pipeline' },
+  },
+  {
+    file: 'funnel',
+    title: 'Воронка: конверсия по этапам',
+    question: 'конверсия по этапам воронки за полгода',
+    tool: 'stage_funnel',
+    input: { period: { name: 'last_6_months' } },
+  },
+  {
+    file: 'hours',
+    title: 'Звонки по часам',
+    question: 'в какие часы больше всего звонят',
+    tool: 'calls_by_time',
+    input: { period: { name: 'last_30_days' }, by: 'hour' },
+  },
+  {
+    file: 'weekdays',
+    title: 'Звонки по дням недели',
+    question: 'звонки по дням недели за квартал',
+    tool: 'calls_by_time',
+    input: { period: { name: 'this_quarter' }, by: 'weekday' },
+  },
+  {
+    file: 'plan',
+    title: 'План и факт с прогнозом по темпу',
+    question: 'выполнение плана за этот месяц по менеджерам',
+    tool: 'plan_progress',
+    input: { period: { name: 'this_month' }, group_by: 'manager' },
+  },
+  {
+    file: 'tasks',
+    title: 'Исполнительность с нормой 64 %',
+    question: 'коэффициент исполнительности по менеджерам за месяц',
+    tool: 'task_discipline',
+    input: { period: { name: 'last_month' }, group_by: 'manager' },
+  },
+  {
+    file: 'objections',
+    title: 'Топ возражений',
+    question: 'какие возражения чаще всего слышим',
+    tool: 'call_quality',
+    input: { period: { name: 'last_6_months' } },
+  },
+  {
+    file: 'empty',
+    title: 'Нет данных за период',
+    question: 'звонки 1 января 2020 по менеджерам',
+    tool: 'calls_stats',
+    input: { period: { from: '2020-01-01', to: '2020-01-01' }, group_by: 'manager' },
+  },
 ];
 
 const lines = [
@@ -68,7 +150,7 @@ for (const f of forms) {
   }
   const ctx = { db, caller: ADMIN, tz, now };
   const envelope = await tool.run(ctx, f.input);
-  let previous;
+  let previous: Envelope | undefined;
   if (f.previous && f.input.period) {
     const p = previousPeriod(resolvePeriod(f.input.period, { now, tz }), tz);
     previous = await tool.run(ctx, { ...f.input, period: { from: p.from, to: p.to } });
