@@ -67,7 +67,12 @@ export interface Config {
   port: number;
   publicUrl: string | undefined;
   telegram:
-    | { token: string; apiRoot: string | undefined; webhookSecret: string | undefined; username: string | undefined }
+    | {
+        token: string;
+        apiRoot: string | undefined;
+        webhookSecret: string | undefined;
+        username: string | undefined;
+      }
     | undefined;
   whatsapp:
     | {
@@ -79,7 +84,15 @@ export interface Config {
         breakdownTemplate: string | undefined;
       }
     | undefined;
-  llm: { apiKey: string; baseUrl: string | undefined; model: string; transcribeModel: string; timeoutMs: number } | undefined;
+  llm:
+    | {
+        apiKey: string;
+        baseUrl: string | undefined;
+        model: string;
+        transcribeModel: string;
+        timeoutMs: number;
+      }
+    | undefined;
   quickchartUrl: string | undefined;
   bitrix24: { webhookUrl: string; appToken: string | undefined } | undefined;
   /** `webhookSecret` is the secret path segment of `POST /hooks/amocrm/:secret`; without it amoCRM webhooks are refused. */
@@ -124,7 +137,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       const missing = Object.entries(vars)
         .filter(([, v]) => v === undefined)
         .map(([k]) => k);
-      throw new ConfigError(`Invalid configuration:\n  ${missing.join(', ')}: required when other ${group} variables are set`);
+      throw new ConfigError(
+        `Invalid configuration:\n  ${missing.join(', ')}: required when other ${group} variables are set`,
+      );
     }
     return set.length > 0;
   };
@@ -170,7 +185,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         }
       : undefined,
     quickchartUrl: e.QUICKCHART_URL,
-    bitrix24: e.BITRIX24_WEBHOOK_URL ? { webhookUrl: e.BITRIX24_WEBHOOK_URL, appToken: e.BITRIX24_APP_TOKEN } : undefined,
+    bitrix24: e.BITRIX24_WEBHOOK_URL
+      ? { webhookUrl: e.BITRIX24_WEBHOOK_URL, appToken: e.BITRIX24_APP_TOKEN }
+      : undefined,
     amocrm: amoOn
       ? { baseUrl: e.AMOCRM_BASE_URL!, token: e.AMOCRM_TOKEN!, webhookSecret: e.AMOCRM_WEBHOOK_SECRET }
       : undefined,

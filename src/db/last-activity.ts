@@ -47,7 +47,10 @@ function linkedMomentsSql(kind: 'lead' | 'deal'): string {
  * the small writes of syncs and webhooks). Called on every write path so
  * "забытые" lists are instant.
  */
-export async function refreshLastActivity(db: Queryable, only?: { leads?: string[]; deals?: string[] }): Promise<void> {
+export async function refreshLastActivity(
+  db: Queryable,
+  only?: { leads?: string[]; deals?: string[] },
+): Promise<void> {
   if (!only) {
     await refreshAll(db);
     return;

@@ -22,7 +22,16 @@ export const entityNames = [
 export type EntityName = (typeof entityNames)[number];
 
 /** Entities other records may point at. */
-export type RefTarget = 'departments' | 'managers' | 'pipelines' | 'stages' | 'sources' | 'companies' | 'contacts' | 'leads' | 'deals';
+export type RefTarget =
+  | 'departments'
+  | 'managers'
+  | 'pipelines'
+  | 'stages'
+  | 'sources'
+  | 'companies'
+  | 'contacts'
+  | 'leads'
+  | 'deals';
 
 type Rec = Record<string, unknown>;
 
@@ -60,10 +69,15 @@ const polymorphic: Record<string, RefTarget> = {
   contact: 'contacts',
   company: 'companies',
 };
-const byEntity = (rec: Rec): RefTarget | null => (rec.entity ? (polymorphic[rec.entity as string] ?? null) : null);
+const byEntity = (rec: Rec): RefTarget | null =>
+  rec.entity ? (polymorphic[rec.entity as string] ?? null) : null;
 
 const v = (field: string) => (rec: Rec) => rec[field] ?? null;
-const col = (name: string, type: Column['type'], value: Column['value'] = v(name)): Column => ({ name, type, value });
+const col = (name: string, type: Column['type'], value: Column['value'] = v(name)): Column => ({
+  name,
+  type,
+  value,
+});
 
 function spec(
   name: EntityName,
@@ -107,7 +121,12 @@ export const entitySpecs: Record<EntityName, EntitySpec> = {
     ],
     [{ field: 'department_id', target: 'departments' }],
   ),
-  pipelines: spec('pipelines', r.pipelineRecord, [col('id', 'text'), col('name', 'text'), col('entity', 'text')], []),
+  pipelines: spec(
+    'pipelines',
+    r.pipelineRecord,
+    [col('id', 'text'), col('name', 'text'), col('entity', 'text')],
+    [],
+  ),
   stages: spec(
     'stages',
     r.stageRecord,

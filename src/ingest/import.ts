@@ -14,9 +14,10 @@ import {
   referenceableEntities,
 } from './entities.ts';
 import { type Compiled, recordValidator, UNDECIDED } from './fast-validate.ts';
+import { IdTable } from './id-table.ts';
 import { KeyTable } from './key-table.ts';
 import { readLines } from './lines.ts';
-import { type BatchResult, type BulkWriter, openBulkWriter } from './upsert.ts';
+import { type BatchResult, copyLine, openBulkWriter } from './upsert.ts';
 
 /** One rejected record: where it was, why, and the record itself (IMPORT_FORMAT.md "Rules"). */
 export interface Reject {
@@ -60,9 +61,26 @@ export interface ImportOptions {
 }
 
 type Rec = Record<string, unknown>;
-type Validated = { ok: true; rec: Rec; key: string; deleted: boolean } | { ok: false; reason: string; key?: string };
+type Validated =
+  | { ok: true; rec: Rec; key: string; deleted: boolean }
+  | { ok: false; reason: string; key?: string };
 
 const FIRST_REJECTS = 100;
+/** Lines validated and checked together (one lookup of unknown references per chunk). */
+const CHUNK = 1000;
+
+/** A batch being gathered: COPY lines (a later line of a key replaces the earlier one), deletions. */
+interface Batch {
+  lines: Array<string | undefined>;
+  lineAt: Map<string, number>;
+  deletes: Set<string>;
+  /** Some key of the batch may already be in the table from earlier in this import. */
+  mayConflict: boolean;
+}
+
+function newBatch(): Batch {
+  return { lines: [], lineAt: new Map(), deletes: new Set(), mayConflict: false };
+}
 
 const compiled = new Map<EntityName, Compiled | undefined>();
 function compiledFor(spec: EntitySpec): Compiled | undefined {
@@ -83,7 +101,8 @@ function validateLine(spec: EntitySpec, line: string): Validated & { raw?: unkno
   }
   const rawKey = keyOfRaw(spec, raw as Rec);
   // A deletion needs only the record's id: `{"id": "D1", "deleted": true}`.
-  if ((raw as Rec).deleted === true && rawKey) return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
+  if ((raw as Rec).deleted === true && rawKey)
+    return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
   // The compiled validator answers for almost every line; zod decides (and words the reason) for the rest.
   const fast = compiledFor(spec)?.(raw);
   let rec: Rec;
@@ -125,13 +144,13 @@ function refTargetOf(ref: EntitySpec['references'][number], rec: Rec): RefTarget
 }
 
 /**
- * What the import knows about the ids of one referenceable entity. Kept small
- * on purpose (one map entry per id, small integers): a large import holds
- * millions of ids for the whole run.
+ * What the import knows about the ids of one referenceable entity. The
+ * winners live off the heap (IdTable): a large import holds millions of ids
+ * for its whole run.
  */
 interface IdState {
   /** id → the line that wins for it (the last valid one) × 2, + 1 when that line deletes it. */
-  winner: Map<string, number>;
+  winner: IdTable;
   /** Ids with a rejected line: without a winning line, references to them are dangling. */
   rejected: Set<string>;
   /** Winners rejected for a dangling reference (directly or down a chain). */
@@ -143,7 +162,13 @@ interface IdState {
 }
 
 function newIdState(): IdState {
-  return { winner: new Map(), rejected: new Set(), invalid: new Set(), inDb: new Set(), notInDb: new Set() };
+  return {
+    winner: new IdTable(),
+    rejected: new Set(),
+    invalid: new Set(),
+    inDb: new Set(),
+    notInDb: new Set(),
+  };
 }
 
 /** A reference to this id is valid. */
@@ -177,7 +202,14 @@ class TouchedRecords {
 
   add(kind: unknown, id: unknown): void {
     if (this.all || typeof id !== 'string') return;
-    const set = kind === 'lead' ? this.leads : kind === 'deal' ? this.deals : kind === 'contact' ? this.contacts : undefined;
+    const set =
+      kind === 'lead'
+        ? this.leads
+        : kind === 'deal'
+          ? this.deals
+          : kind === 'contact'
+            ? this.contacts
+            : undefined;
     if (set) this.put(set, id);
   }
 
@@ -200,7 +232,15 @@ class TouchedRecords {
 }
 
 /** Entities whose records count towards a lead's or deal's last activity (METRICS.md "Last activity"). */
-const activityEntities = new Set<EntityName>(['leads', 'deals', 'contacts', 'stage_history', 'activities', 'tasks', 'calls']);
+const activityEntities = new Set<EntityName>([
+  'leads',
+  'deals',
+  'contacts',
+  'stage_history',
+  'activities',
+  'tasks',
+  'calls',
+]);
 
 /**
  * Loads a directory of canonical JSONL files (IMPORT_FORMAT.md v1): validates
@@ -293,68 +333,27 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       const isRef = (referenceableEntities as readonly string[]).includes(entity);
       const st = isRef ? ids.get(entity as RefTarget)! : undefined;
       const dupLines = duplicateLines.get(entity);
-      const seen = isRef ? undefined : new KeyTable();
+      const seen = isRef ? undefined : new KeyTable(keyTableCapacity(file));
       const laterDuplicates = new Set<number>();
       const tEntity = performance.now();
       const tracksActivity = activityEntities.has(entity);
       const fresh = await writer.begin(spec, fs.statSync(file).size);
 
-      // Lines are handled a chunk at a time, in line order: references to ids
-      // outside the import are looked up for the whole chunk at once, and the
-      // chunk is written while the next one is parsed.
+      // Lines are handled a small chunk at a time, in line order: references to
+      // ids outside the import are looked up for the whole chunk at once, and
+      // each record becomes its COPY line at once (parsed records die young:
+      // little for the garbage collector). The lines gather into a batch,
+      // written while the next one is parsed.
       let chunk: Array<{ v: Validated & { ok: true; raw?: unknown }; lineNo: number } | Reject> = [];
+      let batch = newBatch();
       let inflight: Promise<unknown> = Promise.resolve();
-      const handleChunk = async () => {
-        const items = chunk;
-        chunk = [];
-        if (!isRef && spec.references.length > 0) await confirmInDb(writer, ids, unknownRefs(spec, items, ids));
-        let mayConflict = false;
-        const upserts: Array<Rec | undefined> = [];
-        const upsertAt = new Map<string, number>();
-        const deletes = new Set<string>();
-        for (const item of items) {
-          if (!('v' in item)) {
-            reject(item, entity);
-            continue;
-          }
-          const { v, lineNo } = item;
-          if (!isRef) {
-            const prevLine = seen!.get(v.key);
-            if (prevLine !== undefined) {
-              laterDuplicates.add(prevLine);
-              mayConflict = true;
-            }
-            seen!.set(v.key, lineNo);
-            if (!v.deleted) {
-              const bad = firstDanglingRef(spec, v.rec, ids);
-              if (bad) {
-                reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
-                continue;
-              }
-            }
-          }
-          // The later line of a key wins, also within one batch.
-          const at = upsertAt.get(v.key);
-          if (v.deleted) {
-            if (at !== undefined) {
-              upserts[at] = undefined;
-              upsertAt.delete(v.key);
-            }
-            deletes.add(v.key);
-          } else {
-            deletes.delete(v.key);
-            if (at !== undefined) upserts[at] = v.rec;
-            else {
-              upsertAt.set(v.key, upserts.length);
-              upserts.push(v.rec);
-            }
-          }
-        }
-        const rows = upserts.filter((r): r is Rec => r !== undefined);
+      const flush = async () => {
+        const { lines, deletes, mayConflict } = batch;
+        batch = newBatch();
+        const rows = lines.filter((l): l is string => l !== undefined);
         const dels = [...deletes];
         if (rows.length === 0 && dels.length === 0) return;
         written.set(entity, (written.get(entity) ?? 0) + rows.length + dels.length);
-        if (tracksActivity && !touched.all) await noteTouched(writer, spec, rows, dels, touched, fresh);
         // One batch in flight at a time: memory stays flat however fast the files are read.
         await inflight;
         const p = writer.write(spec, rows, dels, mayConflict);
@@ -370,6 +369,58 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
         inflight = p;
         opts.onProgress?.(bytesDone, bytesTotal);
       };
+      const handleChunk = async () => {
+        const items = chunk;
+        chunk = [];
+        if (!isRef && spec.references.length > 0)
+          await confirmInDb(writer, ids, unknownRefs(spec, items, ids));
+        const upserted: Rec[] = [];
+        const deleted: string[] = [];
+        for (const item of items) {
+          if (!('v' in item)) {
+            reject(item, entity);
+            continue;
+          }
+          const { v, lineNo } = item;
+          if (!isRef) {
+            const prevLine = seen!.get(v.key);
+            if (prevLine !== undefined) {
+              laterDuplicates.add(prevLine);
+              batch.mayConflict = true;
+            }
+            seen!.set(v.key, lineNo);
+            if (!v.deleted) {
+              const bad = firstDanglingRef(spec, v.rec, ids);
+              if (bad) {
+                reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
+                continue;
+              }
+            }
+          }
+          // The later line of a key wins, also within one batch.
+          const at = batch.lineAt.get(v.key);
+          if (v.deleted) {
+            if (at !== undefined) {
+              batch.lines[at] = undefined;
+              batch.lineAt.delete(v.key);
+            }
+            batch.deletes.add(v.key);
+            if (tracksActivity) deleted.push(v.key);
+          } else {
+            batch.deletes.delete(v.key);
+            const line = copyLine(spec, v.rec);
+            if (at !== undefined) batch.lines[at] = line;
+            else {
+              batch.lineAt.set(v.key, batch.lines.length);
+              batch.lines.push(line);
+            }
+            if (tracksActivity) upserted.push(v.rec);
+          }
+        }
+        if (tracksActivity && !touched.all)
+          await noteTouched(writer, spec, upserted, deleted, touched, fresh);
+        if (batch.lines.length + batch.deletes.size >= batchSize) await flush();
+      };
 
       for await (const { line, lineNo, bytes } of readLines(file)) {
         bytesDone += bytes;
@@ -381,15 +432,17 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
         } else if (st) {
           const w = st.winner.get(v.key);
           if (w === undefined || w >>> 1 !== lineNo) {
-            if (dupLines?.has(lineNo)) chunk.push({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw });
+            if (dupLines?.has(lineNo))
+              chunk.push({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw });
           } else if (!v.deleted && st.invalid.has(v.key)) {
             const reason = danglingReason.get(`${entity}|${v.key}`) ?? 'dangling reference';
             chunk.push({ file: fileName, line: lineNo, reason, record: v.raw });
           } else chunk.push({ v, lineNo });
         } else chunk.push({ v, lineNo });
-        if (chunk.length >= batchSize) await handleChunk();
+        if (chunk.length >= CHUNK) await handleChunk();
       }
       await handleChunk();
+      await flush();
       await inflight;
       await writer.end(spec);
       opts.onProgress?.(bytesDone, bytesTotal);
@@ -399,7 +452,10 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
           reject({ file: fileName, line: lineNo, reason: 'duplicate id', record: raw }, entity),
         );
       }
-      logger.debug({ entity, ms: Math.round(performance.now() - tEntity), fresh, ...counts }, 'entity imported');
+      logger.debug(
+        { entity, ms: Math.round(performance.now() - tEntity), fresh, ...counts },
+        'entity imported',
+      );
     }
     const tRefresh = performance.now();
     // Fresh statistics first: PGlite has no autovacuum, and the refresh and the
@@ -410,7 +466,10 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       await writer.query(`ANALYZE ${bulkLoaded.join(', ')}`);
     }
     await refreshTouched(writer, touched);
-    logger.debug({ ms: Math.round(performance.now() - tRefresh), all: touched.all }, 'last activity refreshed');
+    logger.debug(
+      { ms: Math.round(performance.now() - tRefresh), all: touched.all },
+      'last activity refreshed',
+    );
     const tFinish = performance.now();
     await writer.finish();
     logger.debug({ ms: Math.round(performance.now() - tFinish) }, 'indexes built');
@@ -443,8 +502,8 @@ async function collectIds(
   duplicateLines: Map<EntityName, Set<number>>,
   danglingReason: Map<string, string>,
 ): Promise<void> {
-  const deferred: Array<[string, RefTarget, string]> = [];
-  const deferredSeen = new Set<string>();
+  // References whose target was not known yet when read, by target.
+  const deferred = new Map<RefTarget, Set<string>>();
   let anyGone = false;
   for (const target of referenceableEntities) {
     const file = files.get(target);
@@ -478,17 +537,25 @@ async function collectIds(
         if (typeof value !== 'string' || !t) continue;
         const w = ids.get(t)!.winner.get(value);
         if (w !== undefined && (w & 1) === 0) continue;
-        const k = `${t}\u0000${value}`;
-        if (!deferredSeen.has(k)) {
-          deferredSeen.add(k);
-          deferred.push([ref.field, t, value]);
+        let set = deferred.get(t);
+        if (!set) {
+          set = new Set();
+          deferred.set(t, set);
         }
+        set.add(value);
       }
     }
     if (repeated.size > 0) duplicateLines.set(target, await differingDuplicates(file, spec, repeated));
   }
-  await confirmInDb(db, ids, deferred);
-  const broken = deferred.some(([, t, id]) => !resolves(ids.get(t)!, id));
+  await confirmInDb(db, ids, refsOf(deferred));
+  let broken = false;
+  for (const [t, id] of refsOf(deferred)) {
+    if (!resolves(ids.get(t)!, id)) {
+      broken = true;
+      break;
+    }
+  }
+  deferred.clear();
   if (!anyGone && !broken) return;
   for (let changed = true; changed; ) {
     changed = false;
@@ -512,6 +579,32 @@ async function collectIds(
   }
 }
 
+/**
+ * A key table big enough for the file from the start: growing one doubles it
+ * while the old one is still held, the peak of a 10-million-line file.
+ */
+function keyTableCapacity(file: string): number {
+  const size = fs.statSync(file).size;
+  const head = Buffer.alloc(Math.min(size, 1 << 20));
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  let lines = 0;
+  for (let i = head.indexOf(10); i !== -1; i = head.indexOf(10, i + 1)) lines++;
+  const estimate = lines > 0 ? (size / head.length) * lines * 1.1 : 1;
+  // The table stays under 70% full (KeyTable grows past that).
+  let capacity = 1 << 16;
+  while (capacity * 0.7 < estimate) capacity *= 2;
+  return capacity;
+}
+
+function* refsOf(byTarget: Map<RefTarget, Set<string>>): Generator<[RefTarget, string]> {
+  for (const [t, set] of byTarget) for (const id of set) yield [t, id];
+}
+
 /** Of the lines whose id repeats, those followed by a different line for the same id (identical repeats are harmless). */
 async function differingDuplicates(file: string, spec: EntitySpec, lines: Set<number>): Promise<Set<number>> {
   const last = new Map<string, [number, string]>();
@@ -532,8 +625,8 @@ function unknownRefs(
   spec: EntitySpec,
   items: Array<{ v: Validated & { ok: true } } | Reject>,
   ids: Map<RefTarget, IdState>,
-): Array<[string, RefTarget, string]> {
-  const out: Array<[string, RefTarget, string]> = [];
+): Array<[RefTarget, string]> {
+  const out: Array<[RefTarget, string]> = [];
   for (const item of items) {
     if (!('v' in item) || item.v.deleted) continue;
     const { v } = item;
@@ -541,19 +634,22 @@ function unknownRefs(
       const value = v.rec[ref.field];
       const t = refTargetOf(ref, v.rec);
       if (typeof value !== 'string' || !t) continue;
-      if (unknownId(ids.get(t)!, value)) out.push([ref.field, t, value]);
+      if (unknownId(ids.get(t)!, value)) out.push([t, value]);
     }
   }
   return out;
 }
 
 /** Looks up, in bulk, which referenced ids not in this import exist in the database. */
-async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: Array<[string, RefTarget, string]>) {
+async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: Iterable<[RefTarget, string]>) {
   const unknown = new Map<RefTarget, Set<string>>();
-  for (const [, t, id] of refs) {
+  for (const [t, id] of refs) {
     if (!unknownId(ids.get(t)!, id)) continue;
     let s = unknown.get(t);
-    if (!s) unknown.set(t, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      unknown.set(t, s);
+    }
     s.add(id);
   }
   for (const [t, set] of unknown) {

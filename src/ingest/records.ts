@@ -11,7 +11,9 @@ const OFFSET_TS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]
 /** ISO 8601 timestamp with an offset or Z; returned as a UTC ISO string. */
 export const timestamp = z
   .string({ error: 'ожидается время в формате ISO 8601 со смещением' })
-  .refine((s) => OFFSET_TS.test(s), { message: 'timestamp without an offset (ожидается смещение, например +03:00 или Z)' })
+  .refine((s) => OFFSET_TS.test(s), {
+    message: 'timestamp without an offset (ожидается смещение, например +03:00 или Z)',
+  })
   .transform((s, ctx) => {
     const d = new Date(s);
     if (Number.isNaN(d.getTime())) {
@@ -30,16 +32,14 @@ export function normalizePhone(raw: string): string {
   return digits.length === 11 && digits.startsWith('8') ? `7${digits.slice(1)}` : digits;
 }
 
-export const phone = z
-  .string()
-  .transform((s, ctx) => {
-    const p = normalizePhone(s);
-    if (p.length < 3) {
-      ctx.addIssue({ code: 'custom', message: `phone "${s}" has no digits` });
-      return z.NEVER;
-    }
-    return p;
-  });
+export const phone = z.string().transform((s, ctx) => {
+  const p = normalizePhone(s);
+  if (p.length < 3) {
+    ctx.addIssue({ code: 'custom', message: `phone "${s}" has no digits` });
+    return z.NEVER;
+  }
+  return p;
+});
 
 const id = z.string({ error: 'id must be a string' }).min(1, 'empty id');
 const ref = z.string({ error: 'reference must be a string id' }).min(1).nullish();
@@ -59,7 +59,12 @@ export const managerRecord = z.looseObject({
   email: text,
   deleted,
 });
-export const pipelineRecord = z.looseObject({ id, name: z.string().min(1), entity: z.enum(['lead', 'deal']), deleted });
+export const pipelineRecord = z.looseObject({
+  id,
+  name: z.string().min(1),
+  entity: z.enum(['lead', 'deal']),
+  deleted,
+});
 export const stageRecord = z.looseObject({
   id,
   pipeline_id: id,
@@ -70,7 +75,12 @@ export const stageRecord = z.looseObject({
   deleted,
 });
 export const sourceRecord = z.looseObject({ id, name: z.string().min(1), deleted });
-export const phoneLineRecord = z.looseObject({ number: phone, name: z.string().min(1), source_id: ref, deleted });
+export const phoneLineRecord = z.looseObject({
+  number: phone,
+  name: z.string().min(1),
+  source_id: ref,
+  deleted,
+});
 export const companyRecord = z.looseObject({ id, name: z.string().min(1), created_at: timestamp, deleted });
 export const contactRecord = z.looseObject({
   id,

@@ -7,7 +7,11 @@ import type { Logger } from '../logger.ts';
  * its own small pool, or on the embedded PGlite through the adapter. Retries,
  * dead letters and singleton keys work the same on both.
  */
-export async function startBoss(db: Db, logger: Logger, opts: { supervise?: boolean; schedule?: boolean } = {}): Promise<PgBoss> {
+export async function startBoss(
+  db: Db,
+  logger: Logger,
+  opts: { supervise?: boolean; schedule?: boolean } = {},
+): Promise<PgBoss> {
   const common = { schema: 'pgboss', supervise: opts.supervise ?? true, schedule: opts.schedule ?? true };
   const boss =
     db.kind === 'pglite'

@@ -99,7 +99,11 @@ async function resolveNames(
     const wanted = normalizeName(value);
     const hits = rows.filter((r) => r.id === value || normalizeName(r.name) === wanted);
     if (hits.length === 0) {
-      throw new AppError('unknown_filter', `Unknown ${table} filter value "${value}"`, `Не нашёл ${what} «${value}».`);
+      throw new AppError(
+        'unknown_filter',
+        `Unknown ${table} filter value "${value}"`,
+        `Не нашёл ${what} «${value}».`,
+      );
     }
     for (const h of hits) {
       ids.push(h.id);
@@ -114,7 +118,11 @@ async function resolveNames(
  * into ids, intersected with the caller's scope. Departments include their
  * sub-departments.
  */
-export async function resolveFilters(db: Queryable, caller: Caller, filters: Filters | undefined): Promise<ResolvedFilters> {
+export async function resolveFilters(
+  db: Queryable,
+  caller: Caller,
+  filters: Filters | undefined,
+): Promise<ResolvedFilters> {
   const f = filters ?? {};
   const echo: Record<string, string[]> = {};
   let managerIds = await scopeManagerIds(db, caller);
@@ -185,7 +193,7 @@ export function periodOf(ctx: MetricContext, input: ToolInput, defaultName: stri
 /** The reference moment of a snapshot figure: now, or the end of a past period. */
 export function referenceMoment(ctx: MetricContext, period: ResolvedPeriod | undefined): Date {
   if (!period) return ctx.now;
-  return period.end < ctx.now ? period.end : ctx.now;
+  return period.end.getTime() < ctx.now.getTime() ? period.end : ctx.now;
 }
 
 export function envelope(

@@ -103,5 +103,10 @@ export const figureInfo: Record<string, FigureInfo> = {
 
 /** The info of a figure code; unknown codes read as plain numbers under their code. */
 export function infoOf(code: string): FigureInfo {
-  return figureInfo[code] ?? { label: code, format: code.endsWith('_share') || code.startsWith('script.') ? 'share' : 'int' };
+  return (
+    figureInfo[code] ?? {
+      label: code,
+      format: code.endsWith('_share') || code.startsWith('script.') ? 'share' : 'int',
+    }
+  );
 }

@@ -27,7 +27,12 @@ const counted = [
 export async function dataSummary(db: Queryable): Promise<DataSummary> {
   const countSql = counted.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ');
   const [c] = await db.query<Record<string, number>>(`SELECT ${countSql}`);
-  const [span] = await db.query<{ calls_from: Date | null; calls_to: Date | null; leads_from: Date | null; deals_from: Date | null }>(
+  const [span] = await db.query<{
+    calls_from: Date | null;
+    calls_to: Date | null;
+    leads_from: Date | null;
+    deals_from: Date | null;
+  }>(
     `SELECT (SELECT min(started_at) FROM calls) AS calls_from, (SELECT max(started_at) FROM calls) AS calls_to,
             (SELECT min(created_at) FROM leads) AS leads_from, (SELECT min(created_at) FROM deals) AS deals_from`,
   );

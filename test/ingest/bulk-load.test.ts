@@ -1,8 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entitySpecs } from '../../src/ingest/entities.ts';
 import { importDirectory } from '../../src/ingest/import.ts';
-import { openBulkWriter } from '../../src/ingest/upsert.ts';
+import { copyLine, openBulkWriter } from '../../src/ingest/upsert.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { createTestDb, drivers, type TestDb } from '../helpers/db.ts';
 
@@ -55,7 +57,11 @@ describe.each(drivers)('bulk load on %s', (driver) => {
   it('gives the same rows, counts, rejects and indexes as the batch-by-batch path', async () => {
     const indexesBefore = await indexes(bulk);
     const a = await importDirectory(bulk, { dir: basic, logger: silentLogger, bulkLoadBytes: 0 });
-    const b = await importDirectory(batched, { dir: basic, logger: silentLogger, bulkLoadBytes: Number.POSITIVE_INFINITY });
+    const b = await importDirectory(batched, {
+      dir: basic,
+      logger: silentLogger,
+      bulkLoadBytes: Number.POSITIVE_INFINITY,
+    });
     expect(a.counts).toEqual(b.counts);
     expect(a.firstRejects).toEqual(b.firstRejects);
     expect(a.counts.calls).toMatchObject({ inserted: 3, rejected: 5 });
@@ -67,6 +73,71 @@ describe.each(drivers)('bulk load on %s', (driver) => {
     const again = await importDirectory(bulk, { dir: basic, logger: silentLogger, bulkLoadBytes: 0 });
     for (const c of Object.values(again.counts)) expect(c.inserted + c.updated).toBe(0);
     expect(again.counts.calls?.unchanged).toBe(3);
+  });
+
+  it('carries tabs, newlines, backslashes, quotes and non-ASCII text through COPY unchanged', async () => {
+    const db = await createTestDb(driver);
+    try {
+      const title = 'Окна\tбалкон\nвторая строка \\ "кавычки" \r конец';
+      const transcript = 'Менеджер: Добрый день!\nКлиент: Сколько стоит «окно» 1\\2?\tПауза';
+      const extra = { note: 'путь C:\\temp\\x', nested: { q: 'a"b' } };
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-bulk-'));
+      const line = (o: unknown) => `${JSON.stringify(o)}\n`;
+      fs.writeFileSync(path.join(dir, 'pipelines.jsonl'), line({ id: 'P', name: 'Продажи', entity: 'deal' }));
+      fs.writeFileSync(
+        path.join(dir, 'stages.jsonl'),
+        line({ id: 'S', pipeline_id: 'P', name: 'Новая', sort: 1, semantic: 'open' }),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'contacts.jsonl'),
+        line({
+          id: 'K',
+          name: 'Тёма\t"Т"',
+          phones: ['+7 916 000-00-01', '8 (916) 000-00-02'],
+          created_at: '2026-03-01T10:00:00+03:00',
+        }),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'deals.jsonl'),
+        line({
+          id: 'D',
+          title,
+          pipeline_id: 'P',
+          stage_id: 'S',
+          amount: 10.5,
+          contact_id: 'K',
+          created_at: '2026-03-01T10:00:00+03:00',
+          lost_reason: 'цена\\скидка',
+          ...extra,
+        }),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'calls.jsonl'),
+        line({
+          id: 'C',
+          direction: 'in',
+          started_at: '2026-03-02T10:00:00+03:00',
+          duration_sec: 5,
+          status: 'answered',
+          client_phone: '79160000001',
+          transcript,
+        }),
+      );
+      const report = await importDirectory(db, { dir, logger: silentLogger, bulkLoadBytes: 0 });
+      expect(report.rejected).toBe(0);
+      const [deal] = await db.query<{ title: string; lost_reason: string; extra: unknown }>(
+        `SELECT title, lost_reason, extra FROM deals WHERE id = 'D'`,
+      );
+      expect(deal).toEqual({ title, lost_reason: 'цена\\скидка', extra });
+      const [contact] = await db.query<{ name: string; phones: string[] }>(
+        `SELECT name, phones FROM contacts WHERE id = 'K'`,
+      );
+      expect(contact).toEqual({ name: 'Тёма\t"Т"', phones: ['79160000001', '79160000002'] });
+      const [call] = await db.query<{ transcript: unknown }>(`SELECT transcript FROM calls WHERE id = 'C'`);
+      expect(call?.transcript).toBe(transcript);
+    } finally {
+      await db.dispose();
+    }
   });
 
   // PGlite has no bulk path (one connection, shared with the app): there each batch is its own transaction.
@@ -85,9 +156,9 @@ describe.each(drivers)('bulk load on %s', (driver) => {
         status: 'answered',
         client_phone: '79160000000',
       };
-      const first = writer.write(spec, [good], []);
+      const first = writer.write(spec, [copyLine(spec, good)], []);
       // NOT NULL violated: the importer never sends this, the database refuses it.
-      const second = writer.write(spec, [{ ...good, id: 'CLY', direction: null }], []);
+      const second = writer.write(spec, [copyLine(spec, { ...good, id: 'CLY', direction: null })], []);
       await expect(first).resolves.toMatchObject({ inserted: 1 });
       await expect(second).rejects.toThrow();
       await writer.close();
