@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { coreMetricTools, ToolRegistry } from '../src/agent/registry.ts';
+import { analyzeOffline } from '../src/analysis/offline/analyzer.ts';
+import { parseTranscript } from '../src/analysis/transcript.ts';
 import { createChartRenderer, renderEnvelopeChart } from '../src/charts/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { migrate, openDb } from '../src/db/client.ts';
@@ -30,12 +32,31 @@ if (Number(n) === 0) {
   await generateDemo({ outDir: dir, scale: 'small', seed: 42, now });
   await importDirectory(db, { dir, logger });
 }
+// The objections chart needs call breakdowns: analyze the demo's transcripts offline, as `voronka analyze` would.
+const [{ analyzed }] = (await db.query<{ analyzed: number }>(
+  'SELECT count(*) AS analyzed FROM call_analyses',
+)) as [{ analyzed: number }];
+if (Number(analyzed) === 0) {
+  const rows = await db.query<{ id: string; direction: 'in' | 'out'; transcript: unknown }>(
+    'SELECT id, direction, transcript FROM calls WHERE transcript IS NOT NULL',
+  );
+  for (const r of rows) {
+    const b = analyzeOffline(parseTranscript(r.transcript as string), {
+      callId: r.id,
+      direction: r.direction,
+    });
+    await db.query(
+      `INSERT INTO call_analyses (call_id, analyzer, breakdown, confidence, readiness, churn_risk)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [r.id, b.analyzer, JSON.stringify(b), b.confidence, b.readiness, b.churn_risk],
+    );
+  }
+}
 const [{ calls }] = (await db.query<{ calls: number }>('SELECT count(*) AS calls FROM calls')) as [
   { calls: number },
 ];
 
-const qualityTools = await import('../src/metrics/quality.ts').then((m) => m.qualityTools).catch(() => []);
-const registry = new ToolRegistry([...coreMetricTools, ...qualityTools]);
+const registry = new ToolRegistry(coreMetricTools);
 const renderer = createChartRenderer({ logger });
 const out = path.resolve('docs/charts');
 fs.mkdirSync(out, { recursive: true });
@@ -124,7 +145,7 @@ const forms: Array<{
     title: 'Топ возражений',
     question: 'какие возражения чаще всего слышим',
     tool: 'call_quality',
-    input: { period: { name: 'last_6_months' } },
+    input: { period: { name: 'last_6_months' }, aspect: 'objections' },
   },
   {
     file: 'empty',
