@@ -1,4 +1,5 @@
 import type { Queryable } from './client.ts';
+import { refreshFirstResponse } from './first-response.ts';
 
 /**
  * SQL for "последняя активность" of a lead or deal (METRICS.md "Precise
@@ -44,8 +45,8 @@ function linkedMomentsSql(kind: 'lead' | 'deal'): string {
 /**
  * Recomputes the stored `last_activity_at` of leads and deals: every one of
  * them (set-based, for bulk loads), or only the given ids (per record, for
- * the small writes of syncs and webhooks). Called on every write path so
- * "забытые" lists are instant.
+ * the small writes of syncs and webhooks), and with them each lead's first
+ * response. Called on every write path so "забытые" lists are instant.
  */
 export async function refreshLastActivity(
   db: Queryable,
@@ -53,8 +54,11 @@ export async function refreshLastActivity(
 ): Promise<void> {
   if (!only) {
     await refreshAll(db);
+    await refreshFirstResponse(db);
     return;
   }
+  // The first response of a lead changes with the same writes as its last activity.
+  await refreshFirstResponse(db, only.leads ?? []);
   for (const [kind, table] of [
     ['lead', 'leads'],
     ['deal', 'deals'],

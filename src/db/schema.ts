@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
+  date,
   doublePrecision,
   index,
   integer,
@@ -146,10 +148,18 @@ export const leads = pgTable(
     dealId: text('deal_id'),
     /** Последняя активность as of the latest write; see METRICS.md "Last activity". */
     lastActivityAt: tstz('last_activity_at'),
+    /**
+     * "Скорость ответа на заявку": the first outgoing call (linked, or to a phone of the
+     * lead's contact) or linked activity at or after creation, not capped at now.
+     */
+    firstResponseAt: tstz('first_response_at'),
     extra: jsonb('extra'),
   },
   (t) => [
     index('leads_created_idx').on(t.createdAt),
+    index('leads_first_response_idx')
+      .on(t.createdAt, t.firstResponseAt, t.managerId, t.sourceId)
+      .where(sql`first_response_at IS NOT NULL`),
     index('leads_manager_created_idx').on(t.managerId, t.createdAt),
     index('leads_stage_idx').on(t.stageId),
     index('leads_contact_idx').on(t.contactId),
@@ -267,12 +277,25 @@ export const calls = pgTable(
     /** A transcript string (TRANSCRIPTS.md formats 1, 2, 4) or a JSON segment array (format 3). */
     transcript: jsonb('transcript'),
     extra: jsonb('extra'),
+    /**
+     * Derived, kept by src/db/rollups/calls.ts (never imported): "Новый номер" — the
+     * number's first call (ties by id) with no contact created before it listing the number.
+     */
+    isNew: boolean('is_new').notNull().default(false),
+    /** For a missed call: the first outgoing attempt to the number in (start, start + 24 h], not capped at now. */
+    callbackAt: tstz('callback_at'),
+    /** For a missed call: the first answered call with the number in (start, start + 24 h], not capped at now. */
+    answeredAfterAt: tstz('answered_after_at'),
   },
   (t) => [
     index('calls_started_idx').on(t.startedAt),
     index('calls_manager_started_idx').on(t.managerId, t.startedAt),
     index('calls_phone_started_idx').on(t.clientPhone, t.startedAt),
     index('calls_entity_idx').on(t.entity, t.entityId),
+    // Callback delays ("Время до перезвона") are percentiles over single calls: read from this index alone.
+    index('calls_called_back_idx')
+      .on(t.startedAt, t.callbackAt, t.managerId, t.lineNumber)
+      .where(sql`callback_at IS NOT NULL`),
   ],
 );
 
@@ -464,6 +487,95 @@ export const questionLog = pgTable(
     createdAt: tstz('created_at').notNull().defaultNow(),
   },
   (t) => [index('question_log_created_idx').on(t.createdAt)],
+);
+
+/*
+ * Pre-aggregated figures (rollups) for the metric tools on large data. Each is
+ * derived from the tables above, never imported: triggers mark what a write
+ * changed in rollup_dirty, and src/db/rollups/ recomputes those days at the end
+ * of every import. Days are local dates in the time zone kept in rollup_state.
+ */
+
+/** What writes changed since the last refresh: key '*' means everything of the family. */
+export const rollupDirty = pgTable(
+  'rollup_dirty',
+  {
+    family: text('family').notNull(),
+    /** A phone number ('call_phones') or a UTC date 'YYYY-MM-DD' ('call_days'), or '*'. */
+    key: text('key').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.family, t.key] })],
+);
+
+/** The time zone each rollup family was built in (a different COMPANY_TZ rebuilds it). */
+export const rollupState = pgTable('rollup_state', {
+  family: text('family').primaryKey(),
+  tz: text('tz').notNull(),
+  refreshedAt: tstz('refreshed_at').notNull().defaultNow(),
+});
+
+/** Figures of calls_stats / missed_calls summed per local day and call key. */
+const callFigureColumns = {
+  calls: integer('calls').notNull(),
+  incoming: integer('incoming').notNull(),
+  outgoing: integer('outgoing').notNull(),
+  answered: integer('answered').notNull(),
+  missed: integer('missed').notNull(),
+  connected: integer('connected').notNull(),
+  notConnected: integer('not_connected').notNull(),
+  talkTimeTotal: bigint('talk_time_total', { mode: 'number' }).notNull(),
+  talkAnswered: bigint('talk_answered', { mode: 'number' }).notNull(),
+  newNumberCalls: integer('new_number_calls').notNull(),
+  /** Missed calls with an outgoing attempt within 24 h (uncapped: only settled days are read). */
+  calledBack: integer('called_back').notNull(),
+  lostMissed: integer('lost_missed').notNull(),
+  lostNewClients: integer('lost_new_clients').notNull(),
+};
+
+const hourColumns = (direction: 'in' | 'out') =>
+  Object.fromEntries(
+    Array.from({ length: 24 }, (_, h) => {
+      const name = `${direction}_h${String(h).padStart(2, '0')}`;
+      return [name, integer(name).notNull()];
+    }),
+  );
+
+/** Calls per local day and manager ('' = none), with calls per local hour for calls_by_time. */
+export const callDays = pgTable(
+  'call_days',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    ...callFigureColumns,
+    ...hourColumns('in'),
+    ...hourColumns('out'),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.managerId] })],
+);
+
+/** Calls per local day, manager, phone line ('' = none) and direction: channels and source filters. */
+export const callLineDays = pgTable(
+  'call_line_days',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    lineNumber: text('line_number').notNull(),
+    direction: text('direction', { enum: ['in', 'out'] }).notNull(),
+    ...callFigureColumns,
+  },
+  (t) => [primaryKey({ columns: [t.day, t.managerId, t.lineNumber, t.direction] })],
+);
+
+/** Completed activities per local day of completion, manager ('' = none) and type: manager_efficiency's score. */
+export const activityDays = pgTable(
+  'activity_days',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    type: text('type').notNull(),
+    completed: integer('completed').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.managerId, t.type] })],
 );
 
 export type Manager = typeof managers.$inferSelect;

@@ -1,3 +1,4 @@
+import { ensureRollups } from '../db/rollups/index.ts';
 import { AppError } from '../errors.ts';
 import {
   anyOf,
@@ -12,7 +13,7 @@ import {
   ratio,
   resolveFilters,
 } from './common.ts';
-import { localDate, pluralRu, type ResolvedPeriod } from './period.ts';
+import { localDate, pluralRu, type ResolvedPeriod, startOfLocalDay } from './period.ts';
 import type { MetricTool } from './tool.ts';
 import type { Envelope, EnvelopeGroup, EnvelopeItem, Figures, GroupBy, ToolInput } from './types.ts';
 
@@ -116,36 +117,151 @@ function callWhere(p: Params, f: ResolvedFilters, period: ResolvedPeriod, alias 
 }
 
 /**
- * CTEs `base` (the period's calls in scope, with their group key) and `marked`
- * (base plus `is_new`, "Новый номер"): a call is new when no earlier call has
- * its client_phone (ties on started_at broken by id, so only one call of a
- * number is ever first) and no contact created before the call lists it.
- * Only the earliest call of each number in `base` can be new, so the index is
- * probed once per number, not per call; the probes look at all calls, whatever
- * the filters. The CASE keeps the index-only probe first and the tie check
- * (which reads the row) for the few numbers that pass it.
+ * The period split for reading: whole local days that ended at least 24 h
+ * before now come from the day rollups (nothing about them depends on now any
+ * more: a callback window is 24 h), the rest from the calls themselves.
  */
-function markedCallsSql(where: string, key: string, joins: string): string {
-  return `base AS (
-      SELECT c.id, c.direction, c.status, c.duration_sec, c.started_at, c.client_phone, c.manager_id,
-             c.line_number, ${key} AS gkey
-        FROM calls c ${joins}
-       WHERE ${where}
-    ), firsts AS (
-      SELECT DISTINCT ON (client_phone) id, client_phone, started_at FROM base ORDER BY client_phone, started_at, id
-    ), news AS (
-      SELECT f.id FROM firsts f
-       WHERE CASE WHEN EXISTS (SELECT 1 FROM calls e
-                               WHERE e.client_phone = f.client_phone AND e.started_at < f.started_at) THEN false
-                  ELSE NOT EXISTS (SELECT 1 FROM calls e
-                                    WHERE e.client_phone = f.client_phone AND e.started_at = f.started_at AND e.id < f.id)
-                   AND NOT EXISTS (SELECT 1 FROM contact_phones cp
-                                    WHERE cp.phone = f.client_phone AND cp.contact_created_at < f.started_at)
-             END
-    ), marked AS (
-      SELECT b.*, (n.id IS NOT NULL) AS is_new FROM base b LEFT JOIN news n ON n.id = b.id
-    )`;
+interface PeriodSplit {
+  /** Local days [from, toExcl) read from call_days / call_line_days. */
+  settled: { from: string; toExcl: string } | null;
+  /** Instants [start, end) read from calls. */
+  recent: { start: Date; end: Date } | null;
 }
+
+function nextDay(day: string): string {
+  return msToIso(isoToMs(day) + DAY_MS);
+}
+
+function splitPeriod(period: ResolvedPeriod, ctx: MetricContext): PeriodSplit {
+  const cut = localDate(new Date(ctx.now.getTime() - DAY_MS), ctx.tz);
+  const toExcl = earlierDay(nextDay(period.to), cut);
+  const settled = period.from < toExcl ? { from: period.from, toExcl } : null;
+  const cutStart = startOfLocalDay(cut, ctx.tz);
+  const start = cutStart.getTime() > period.start.getTime() ? cutStart : period.start;
+  const recent = start.getTime() < period.end.getTime() ? { start, end: period.end } : null;
+  return { settled, recent };
+}
+
+const FIGURE_COLUMNS = [
+  'calls',
+  'incoming',
+  'outgoing',
+  'answered',
+  'missed',
+  'connected',
+  'not_connected',
+  'talk_time_total',
+  'talk_answered',
+  'new_number_calls',
+  'called_back',
+  'lost_missed',
+  'lost_new_clients',
+] as const;
+
+/**
+ * The figures of one call key from `calls c` and its stored flags, with the
+ * callback window capped at now ("не позже текущего момента").
+ */
+function rawFigures(now: string): string {
+  const missed = `c.direction = 'in' AND c.status <> 'answered'`;
+  const lost = `NOT coalesce(c.answered_after_at <= ${now}, false)`;
+  return `count(*) AS calls,
+      count(*) FILTER (WHERE c.direction = 'in') AS incoming,
+      count(*) FILTER (WHERE c.direction = 'out') AS outgoing,
+      count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered') AS answered,
+      count(*) FILTER (WHERE ${missed}) AS missed,
+      count(*) FILTER (WHERE c.direction = 'out' AND c.status = 'answered') AS connected,
+      count(*) FILTER (WHERE c.direction = 'out' AND c.status <> 'answered') AS not_connected,
+      coalesce(sum(c.duration_sec), 0) AS talk_time_total,
+      coalesce(sum(c.duration_sec) FILTER (WHERE c.status = 'answered'), 0) AS talk_answered,
+      count(*) FILTER (WHERE c.is_new) AS new_number_calls,
+      count(*) FILTER (WHERE ${missed} AND c.callback_at <= ${now}) AS called_back,
+      count(*) FILTER (WHERE ${missed} AND ${lost}) AS lost_missed,
+      count(*) FILTER (WHERE ${missed} AND c.is_new AND ${lost}) AS lost_new_clients`;
+}
+
+/**
+ * Call figures of the period in scope per (day, manager_id) — or per (day,
+ * manager_id, line_number, direction) with `lines`, which channels and source
+ * filters need — as one relation: settled days from the rollup, recent ones
+ * from the calls. Keys '' stand for "no manager / no line".
+ */
+function callFiguresSql(
+  p: Params,
+  f: ResolvedFilters,
+  period: ResolvedPeriod,
+  ctx: MetricContext,
+  lines: boolean,
+): string {
+  const split = splitPeriod(period, ctx);
+  const keys = lines ? ['day', 'manager_id', 'line_number', 'direction'] : ['day', 'manager_id'];
+  const parts: string[] = [];
+  if (split.settled) {
+    let w = `r.day >= ${p.add(split.settled.from)}::date AND r.day < ${p.add(split.settled.toExcl)}::date`;
+    w += anyOf(p, 'r.manager_id', f.managerIds);
+    if (lines) w += lineFilterSql(p, f, 'r.line_number');
+    parts.push(
+      `SELECT ${keys.map((k) => `r.${k}`).join(', ')}, ${FIGURE_COLUMNS.map((c) => `r.${c}`).join(', ')}
+         FROM ${lines ? 'call_line_days' : 'call_days'} r WHERE ${w}`,
+    );
+  }
+  if (split.recent) {
+    const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
+    const where = callWhere(p, f, { ...period, start: split.recent.start, end: split.recent.end });
+    const exprs = [
+      `(c.started_at AT TIME ZONE ${p.add(ctx.tz)}::text)::date`,
+      `coalesce(c.manager_id, '')`,
+      ...(lines ? [`coalesce(c.line_number, '')`, 'c.direction'] : []),
+    ];
+    parts.push(
+      `SELECT ${exprs.map((e, i) => `${e} AS ${keys[i]}`).join(', ')}, ${rawFigures(now)}
+         FROM calls c WHERE ${where} GROUP BY ${exprs.map((_, i) => i + 1).join(', ')}`,
+    );
+  }
+  if (parts.length === 0) {
+    return `SELECT ${keys.map((k) => `NULL::${k === 'day' ? 'date' : 'text'} AS ${k}`).join(', ')}, ${FIGURE_COLUMNS.map((c) => `0::bigint AS ${c}`).join(', ')} WHERE false`;
+  }
+  return parts.join('\n UNION ALL\n');
+}
+
+const NO_FILTERS: ResolvedFilters = {
+  managerIds: null,
+  sourceIds: null,
+  pipelineIds: null,
+  lineNumbers: null,
+  campaigns: null,
+  echo: {},
+};
+
+/**
+ * The whole company's calls of the period per manager (manager_id '' = none),
+ * with the figures of callFiguresSql: what manager_efficiency scores.
+ */
+export async function companyCallsByManager(ctx: MetricContext, period: ResolvedPeriod): Promise<Row[]> {
+  await ensureRollups(ctx.db, ctx.tz);
+  const p = new Params();
+  return ctx.db.query<Row>(
+    `SELECT manager_id, ${SUMS} FROM (${callFiguresSql(p, NO_FILTERS, period, ctx, false)}) s GROUP BY manager_id`,
+    p.values,
+  );
+}
+
+/** Channel and source filters on a line number column (a source's calls are those on its lines). */
+function lineFilterSql(p: Params, f: ResolvedFilters, column: string): string {
+  let w = anyOf(p, column, f.lineNumbers);
+  if (f.sourceIds !== null) {
+    w += ` AND ${column} IN (SELECT number FROM phone_lines WHERE source_id = ANY(${p.add(f.sourceIds)}::text[]))`;
+  }
+  return w;
+}
+
+/** Whether a question needs the per-line rollup: a channel grouping, a channel or source filter. */
+function needsLines(f: ResolvedFilters, groupBy: GroupBy | undefined): boolean {
+  return groupBy === 'channel' || f.lineNumbers !== null || f.sourceIds !== null;
+}
+
+/** Sums of the figure columns over a relation of callFiguresSql rows. */
+const SUMS = FIGURE_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ');
 
 const TIME_GROUPS = ['day', 'week', 'month'] as const;
 type TimeGroup = (typeof TIME_GROUPS)[number];
@@ -160,8 +276,45 @@ interface GroupSql {
   joins: string;
 }
 
-/** Group key expressions over `calls c`. Keys '' stand for "no manager / department / channel". */
-function groupSql(groupBy: GroupBy, p: Params, tz: string): GroupSql {
+/**
+ * Group key expressions over the figure rows `s` of callFiguresSql (or over
+ * `calls c` for clients, which only the calls themselves know). Keys '' stand
+ * for "no manager / department / channel".
+ */
+function groupSql(groupBy: GroupBy): GroupSql {
+  switch (groupBy) {
+    case 'manager':
+      return { key: 's.manager_id', joins: '' };
+    case 'department':
+      return {
+        key: `coalesce(gm.department_id, '')`,
+        joins: 'LEFT JOIN managers gm ON gm.id = s.manager_id',
+      };
+    case 'channel':
+      // METRICS.md "По каналам": incoming calls only, equal line names summed.
+      return {
+        key: `CASE WHEN s.direction = 'in' THEN coalesce(gl.name, '') END`,
+        joins: 'LEFT JOIN phone_lines gl ON gl.number = s.line_number',
+      };
+    case 'client':
+      return { key: 'c.client_phone', joins: '' };
+    case 'day':
+      return { key: `to_char(s.day, 'YYYY-MM-DD')`, joins: '' };
+    case 'week':
+      return { key: `to_char(date_trunc('week', s.day), 'YYYY-MM-DD')`, joins: '' };
+    case 'month':
+      return { key: `to_char(s.day, 'YYYY-MM')`, joins: '' };
+    default:
+      throw new AppError(
+        'unsupported_group_by',
+        `calls cannot be grouped by ${groupBy}`,
+        'Звонки можно разбить по менеджерам, отделам, каналам, клиентам, дням, неделям или месяцам.',
+      );
+  }
+}
+
+/** The same keys over `calls c` directly, for the figures only single calls give (callback delays). */
+function callGroupSql(groupBy: GroupBy, p: Params, tz: string): GroupSql {
   const local = () => `(c.started_at AT TIME ZONE ${p.add(tz)}::text)`;
   switch (groupBy) {
     case 'manager':
@@ -172,13 +325,10 @@ function groupSql(groupBy: GroupBy, p: Params, tz: string): GroupSql {
         joins: 'LEFT JOIN managers gm ON gm.id = c.manager_id',
       };
     case 'channel':
-      // METRICS.md "По каналам": incoming calls only, equal line names summed.
       return {
         key: `CASE WHEN c.direction = 'in' THEN coalesce(gl.name, '') END`,
         joins: 'LEFT JOIN phone_lines gl ON gl.number = c.line_number',
       };
-    case 'client':
-      return { key: 'c.client_phone', joins: '' };
     case 'day':
       return { key: `to_char(${local()}, 'YYYY-MM-DD')`, joins: '' };
     case 'week':
@@ -186,11 +336,7 @@ function groupSql(groupBy: GroupBy, p: Params, tz: string): GroupSql {
     case 'month':
       return { key: `to_char(${local()}, 'YYYY-MM')`, joins: '' };
     default:
-      throw new AppError(
-        'unsupported_group_by',
-        `calls cannot be grouped by ${groupBy}`,
-        'Звонки можно разбить по менеджерам, отделам, каналам, клиентам, дням, неделям или месяцам.',
-      );
+      return groupSql(groupBy);
   }
 }
 
@@ -335,8 +481,8 @@ const CALLS_STATS_GROUPS = ['manager', 'department', 'channel', 'client', 'day',
  * "Скорость ответа на заявку": per lead created in the period, seconds from its
  * creation to the first of: an outgoing call linked to the lead, an outgoing
  * call to a phone of the lead's contact, an activity linked to the lead
- * (created_at) — moments before the lead was created or after now do not count.
- * Median over the leads that got one.
+ * (created_at) — moments before the lead was created or after now do not count
+ * (src/db/first-response.ts). Median over the leads that got one.
  */
 async function firstResponseMedian(
   ctx: MetricContext,
@@ -350,25 +496,10 @@ async function firstResponseMedian(
     ` AND l.created_at < ${p.add(period.end.toISOString())}::timestamptz`;
   where += anyOf(p, 'l.manager_id', f.managerIds);
   where += anyOf(p, 'l.source_id', f.sourceIds);
+  // leads.first_response_at is the earliest response ever (kept on every write): at most now exactly when one was by now.
   const [row] = await ctx.db.query<{ med: number | null }>(
-    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fr) AS med FROM (
-       SELECT extract(epoch FROM LEAST(
-           (SELECT c.started_at FROM calls c
-             WHERE c.entity = 'lead' AND c.entity_id = l.id AND c.direction = 'out'
-               AND c.started_at >= l.created_at AND c.started_at <= ${now}
-             ORDER BY c.started_at LIMIT 1),
-           (SELECT min(z.started_at) FROM contact_phones cp
-              CROSS JOIN LATERAL (SELECT c.started_at FROM calls c
-                 WHERE c.client_phone = cp.phone AND c.direction = 'out'
-                   AND c.started_at >= l.created_at AND c.started_at <= ${now}
-                 ORDER BY c.started_at LIMIT 1) z
-             WHERE cp.contact_id = l.contact_id),
-           (SELECT min(a.created_at) FROM activities a
-             WHERE a.entity = 'lead' AND a.entity_id = l.id
-               AND a.created_at >= l.created_at AND a.created_at <= ${now})
-         ) - l.created_at)::float8 AS fr
-       FROM leads l WHERE ${where}
-     ) x`,
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM l.first_response_at - l.created_at)::float8) AS med
+       FROM leads l WHERE ${where} AND l.first_response_at IS NOT NULL AND l.first_response_at <= ${now}`,
     p.values,
   );
   return num(row?.med);
@@ -411,30 +542,31 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
   const groupBy = input.group_by;
   const limit = input.limit ?? DEFAULT_LIMIT;
 
+  await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
-  const g = groupBy ? groupSql(groupBy, p, ctx.tz) : { key: 'NULL::text', joins: '' };
-  const where = callWhere(p, filters, period);
-  const aggregates = `count(*) AS calls,
-      count(*) FILTER (WHERE direction = 'in') AS incoming,
-      count(*) FILTER (WHERE direction = 'out') AS outgoing,
-      count(*) FILTER (WHERE direction = 'in' AND status = 'answered') AS answered,
-      count(*) FILTER (WHERE direction = 'in' AND status <> 'answered') AS missed,
-      count(*) FILTER (WHERE direction = 'out' AND status = 'answered') AS connected,
-      count(*) FILTER (WHERE direction = 'out' AND status <> 'answered') AS not_connected,
-      coalesce(sum(duration_sec), 0) AS talk_time_total,
-      sum(duration_sec) FILTER (WHERE status = 'answered') AS talk_answered,
-      count(*) FILTER (WHERE is_new) AS new_number_calls`;
-  // Client numbers are unbounded: only the top `limit` groups come back, with their count.
-  const tail =
-    groupBy === 'client'
-      ? `ORDER BY is_total DESC, calls DESC, gkey LIMIT ${p.add(limit + 1)}::int`
-      : 'ORDER BY is_total DESC';
-  const rows = await ctx.db.query<Row>(
-    `WITH ${markedCallsSql(where, g.key, g.joins)},
-     agg AS (${groupedSql(aggregates, 'marked', groupBy !== undefined)})
-     SELECT *, count(*) OVER () - 1 AS n_groups FROM agg WHERE is_total = 1 OR gkey IS NOT NULL ${tail}`,
-    p.values,
-  );
+  let rows: Row[];
+  if (groupBy === 'client') {
+    // Client numbers are unbounded and only the calls know them: the top `limit` groups come back, with their count.
+    const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
+    const where = callWhere(p, filters, period);
+    rows = await ctx.db.query<Row>(
+      `WITH agg AS (
+         SELECT c.client_phone AS gkey, GROUPING(c.client_phone) AS is_total, ${rawFigures(now)}
+           FROM calls c WHERE ${where} GROUP BY GROUPING SETS ((c.client_phone), ()))
+       SELECT *, count(*) OVER () - 1 AS n_groups FROM agg
+        ORDER BY is_total DESC, calls DESC, gkey LIMIT ${p.add(limit + 1)}::int`,
+      p.values,
+    );
+  } else {
+    const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
+    const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
+    rows = await ctx.db.query<Row>(
+      `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
+       SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg
+        WHERE is_total = 1 OR gkey IS NOT NULL ORDER BY is_total DESC`,
+      p.values,
+    );
+  }
   const total = rows.find((r) => num(r.is_total) === 1);
   const figures = callStatsFigures(undefined, total);
   if (filters.lineNumbers !== null) {
@@ -483,21 +615,50 @@ async function callsByTime(ctx: MetricContext, input: ToolInput): Promise<Envelo
   const filters = dropUnsupportedFilters(await resolveFilters(ctx.db, ctx.caller, input.filters), notes);
   const by = input.by ?? 'hour';
 
+  await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
-  const tz = p.add(ctx.tz);
-  let where = callWhere(p, filters, period);
-  if (input.direction) where += ` AND c.direction = ${p.add(input.direction)}::text`;
-  const slot =
+  const slotOf = (ts: string, tz: string) =>
     by === 'hour'
-      ? `extract(hour FROM c.started_at AT TIME ZONE ${tz}::text)`
-      : `extract(isodow FROM c.started_at AT TIME ZONE ${tz}::text)`;
-  const rows = await ctx.db.query<{ slot: number; calls: number; calls_max: number }>(
-    `SELECT slot, sum(n) AS calls, max(n) AS calls_max FROM (
-       SELECT (c.started_at AT TIME ZONE ${tz}::text)::date AS day, ${slot}::int AS slot, count(*) AS n
-         FROM calls c WHERE ${where} GROUP BY 1, 2
-     ) d GROUP BY slot`,
-    p.values,
-  );
+      ? `extract(hour FROM ${ts} AT TIME ZONE ${tz}::text)`
+      : `extract(isodow FROM ${ts} AT TIME ZONE ${tz}::text)`;
+  /** Calls per (local day, slot) of the calls in [start, end) within scope and filters. */
+  const fromCalls = (range: ResolvedPeriod) => {
+    const tz = p.add(ctx.tz);
+    let where = callWhere(p, filters, range);
+    if (input.direction) where += ` AND c.direction = ${p.add(input.direction)}::text`;
+    return `SELECT (c.started_at AT TIME ZONE ${tz}::text)::date AS day, ${slotOf('c.started_at', tz)}::int AS slot, count(*) AS n
+              FROM calls c WHERE ${where} GROUP BY 1, 2`;
+  };
+  const parts: string[] = [];
+  // The day rollup has no phone line: a channel or source filter reads the calls.
+  const split: PeriodSplit =
+    filters.lineNumbers === null && filters.sourceIds === null
+      ? splitPeriod(period, ctx)
+      : { settled: null, recent: { start: period.start, end: period.end } };
+  if (split.settled) {
+    const dirs = input.direction ? [input.direction] : (['in', 'out'] as const);
+    const hourSum = (h: number) => dirs.map((d) => `r.${d}_h${String(h).padStart(2, '0')}`).join(' + ');
+    const hours = Array.from({ length: 24 }, (_, h) => h);
+    let w = `r.day >= ${p.add(split.settled.from)}::date AND r.day < ${p.add(split.settled.toExcl)}::date`;
+    w += anyOf(p, 'r.manager_id', filters.managerIds);
+    const perDay = `SELECT r.day, ${hours.map((h) => `sum(${hourSum(h)}) AS h${h}`).join(', ')}
+                      FROM call_days r WHERE ${w} GROUP BY r.day`;
+    parts.push(
+      by === 'hour'
+        ? `SELECT d.day, v.slot, v.n FROM (${perDay}) d
+             CROSS JOIN LATERAL (VALUES ${hours.map((h) => `(${h}, d.h${h})`).join(', ')}) v(slot, n)`
+        : `SELECT d.day, extract(isodow FROM d.day)::int AS slot, ${hours.map((h) => `d.h${h}`).join(' + ')} AS n
+             FROM (${perDay}) d`,
+    );
+  }
+  if (split.recent) parts.push(fromCalls({ ...period, start: split.recent.start, end: split.recent.end }));
+  const rows =
+    parts.length === 0
+      ? []
+      : await ctx.db.query<{ slot: number; calls: number; calls_max: number }>(
+          `SELECT slot, sum(n) AS calls, max(n) AS calls_max FROM (${parts.join(' UNION ALL ')}) d GROUP BY slot`,
+          p.values,
+        );
   const bySlot = new Map(rows.map((r) => [num(r.slot) ?? -1, r]));
 
   const days = elapsedDays(period, ctx);
@@ -549,32 +710,6 @@ async function callsByTime(ctx: MetricContext, input: ToolInput): Promise<Envelo
 
 const MISSED_GROUPS = ['manager', 'department', 'channel', 'day', 'week', 'month'] as const;
 
-/**
- * The calls of `markedCallsSql` flagged for missed-call figures: for a missed
- * call the first outgoing attempt to that number in the callback window
- * (missed start, missed start + 24 h], capped at now, and whether any answered
- * call with that number happened in the same window. The laterals are gated
- * by `is_missed`, so only missed calls probe the index.
- */
-function flaggedCallsSql(where: string, key: string, joins: string, now: string): string {
-  return `WITH ${markedCallsSql(where, key, joins)}, flagged AS (
-      SELECT b.*, cb.started_at AS callback_at, (ans.hit IS NOT NULL) AS answered_after
-        FROM (SELECT m.*, (m.direction = 'in' AND m.status <> 'answered') AS is_missed FROM marked m) b
-        LEFT JOIN LATERAL (
-          SELECT o.started_at FROM calls o
-           WHERE b.is_missed AND o.client_phone = b.client_phone AND o.direction = 'out'
-             AND o.started_at > b.started_at
-             AND o.started_at <= LEAST(b.started_at + interval '24 hours', ${now})
-           ORDER BY o.started_at LIMIT 1) cb ON true
-        LEFT JOIN LATERAL (
-          SELECT 1 AS hit FROM calls a
-           WHERE b.is_missed AND a.client_phone = b.client_phone AND a.status = 'answered'
-             AND a.started_at > b.started_at
-             AND a.started_at <= LEAST(b.started_at + interval '24 hours', ${now})
-           LIMIT 1) ans ON true
-    )`;
-}
-
 function missedFigures(r: Row | undefined): Figures {
   const n = (k: string) => num(r?.[k]) ?? 0;
   return {
@@ -598,43 +733,57 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
   const groupBy = input.group_by;
   const limit = input.limit ?? DEFAULT_LIMIT;
 
+  await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
-  const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
-  const g = groupBy ? groupSql(groupBy, p, ctx.tz) : { key: 'NULL::text', joins: '' };
-  const where = callWhere(p, filters, period);
-  const delay = `extract(epoch FROM (callback_at - started_at))::float8`;
-  const aggregates = `count(*) FILTER (WHERE is_missed) AS missed,
-      count(*) FILTER (WHERE is_missed AND callback_at IS NOT NULL) AS called_back,
-      percentile_cont(0.5) WITHIN GROUP (ORDER BY ${delay}) AS callback_delay_median,
-      percentile_cont(0.9) WITHIN GROUP (ORDER BY ${delay}) AS callback_delay_p90,
-      count(*) FILTER (WHERE is_missed AND NOT answered_after) AS lost_missed,
-      count(*) FILTER (WHERE is_new) AS new_number_calls,
-      count(*) FILTER (WHERE is_missed AND is_new AND NOT answered_after) AS lost_new_clients`;
+  const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
+  const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
   const rows = await ctx.db.query<Row>(
-    `${flaggedCallsSql(where, g.key, g.joins, now)}
-     SELECT * FROM (${groupedSql(aggregates, 'flagged', groupBy !== undefined)}) agg
-      WHERE is_total = 1 OR gkey IS NOT NULL`,
+    `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
+     SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
     p.values,
   );
-  const total = rows.find((r) => num(r.is_total) === 1);
+  // "Время до перезвона" is a percentile over single calls: read from the called-back calls (calls_called_back_idx).
+  const dp = new Params();
+  const dnow = `${dp.add(ctx.now.toISOString())}::timestamptz`;
+  const dg = groupBy ? callGroupSql(groupBy, dp, ctx.tz) : { key: 'NULL::text', joins: '' };
+  const dwhere = `${callWhere(dp, filters, period)} AND c.callback_at IS NOT NULL AND c.callback_at <= ${dnow}`;
+  const delayRows = await ctx.db.query<Row>(
+    `SELECT * FROM (${groupedSql(
+      `percentile_cont(0.5) WITHIN GROUP (ORDER BY delay) AS callback_delay_median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY delay) AS callback_delay_p90`,
+      `(SELECT ${dg.key} AS gkey, extract(epoch FROM c.callback_at - c.started_at)::float8 AS delay
+          FROM calls c ${dg.joins} WHERE ${dwhere}) d`,
+      groupBy !== undefined,
+    )}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
+    dp.values,
+  );
+  const delays = new Map(delayRows.map((r) => [num(r.is_total) === 1 ? null : String(r.gkey), r]));
+  const withDelays = rows.map((r): Row => {
+    const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
+    return {
+      ...r,
+      callback_delay_median: d?.callback_delay_median,
+      callback_delay_p90: d?.callback_delay_p90,
+    };
+  });
+  const total = withDelays.find((r) => num(r.is_total) === 1);
   const figures = missedFigures(total);
 
   const ip = new Params();
   const inow = `${ip.add(ctx.now.toISOString())}::timestamptz`;
-  // The list needs only the missed calls, so the new-number probe runs for them alone.
-  const iwhere = `${callWhere(ip, filters, period)} AND c.direction = 'in' AND c.status <> 'answered'`;
+  const iwhere = `${callWhere(ip, filters, period)} AND c.direction = 'in' AND c.status <> 'answered'
+     AND NOT coalesce(c.callback_at <= ${inow}, false)`;
   const itemRows = await ctx.db.query<Row>(
-    `${flaggedCallsSql(iwhere, 'NULL::text', '', inow)}
-     SELECT f.id, f.started_at, f.client_phone, f.answered_after, f.is_new,
-            m.name AS manager, pl.name AS channel,
+    `SELECT c.id, c.started_at, c.client_phone, coalesce(c.answered_after_at <= ${inow}, false) AS answered_after,
+            c.is_new, m.name AS manager, pl.name AS channel,
             (SELECT ct.name FROM contact_phones cp JOIN contacts ct ON ct.id = cp.contact_id
-              WHERE cp.phone = f.client_phone AND ct.name IS NOT NULL AND ct.name <> ''
+              WHERE cp.phone = c.client_phone AND ct.name IS NOT NULL AND ct.name <> ''
               ORDER BY cp.contact_created_at, cp.contact_id LIMIT 1) AS contact
-       FROM flagged f
-       LEFT JOIN managers m ON m.id = f.manager_id
-       LEFT JOIN phone_lines pl ON pl.number = f.line_number
-      WHERE f.is_missed AND f.callback_at IS NULL
-      ORDER BY f.started_at DESC, f.id
+       FROM calls c
+       LEFT JOIN managers m ON m.id = c.manager_id
+       LEFT JOIN phone_lines pl ON pl.number = c.line_number
+      WHERE ${iwhere}
+      ORDER BY c.started_at DESC, c.id
       LIMIT ${ip.add(limit)}::int`,
     ip.values,
   );
@@ -666,7 +815,7 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
       ctx,
       groupBy,
       period,
-      rows.filter((r) => num(r.is_total) !== 1),
+      withDelays.filter((r) => num(r.is_total) !== 1),
       missedFigures,
       'missed',
     );

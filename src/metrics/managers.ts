@@ -1,4 +1,6 @@
+import { ensureRollups } from '../db/rollups/index.ts';
 import { AppError } from '../errors.ts';
+import { companyCallsByManager } from './calls.ts';
 import {
   anyOf,
   DEFAULT_WEIGHTS,
@@ -91,30 +93,16 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   });
   const weights = ctx.weights ?? DEFAULT_WEIGHTS;
   const norm = ctx.callsPerDayNorm ?? DEFAULT_CALLS_NORM;
-  const range = [period.start, period.end];
 
   // Scores and calls over the whole company: the efficiency denominator ignores filters and scope.
+  await ensureRollups(ctx.db, ctx.tz);
   const activityQuery = ctx.db.query<{ manager_id: string | null; type: string; n: number }>(
-    `SELECT manager_id, type, count(*)::int8 AS n FROM activities
-      WHERE completed_at >= $1::timestamptz AND completed_at < $2::timestamptz
+    `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM activity_days
+      WHERE day >= $1::date AND day <= $2::date
       GROUP BY 1, 2`,
-    range,
+    [period.from, period.to],
   );
-  const callQuery = ctx.db.query<{
-    manager_id: string | null;
-    calls: number;
-    scored: number;
-    connected: number;
-    talk: number;
-  }>(
-    `SELECT manager_id, count(*)::int8 AS calls,
-            count(*) FILTER (WHERE direction = 'out' OR status = 'answered')::int8 AS scored,
-            count(*) FILTER (WHERE direction = 'out' AND status = 'answered')::int8 AS connected,
-            coalesce(sum(duration_sec), 0)::int8 AS talk
-       FROM calls WHERE started_at >= $1::timestamptz AND started_at < $2::timestamptz
-      GROUP BY 1`,
-    range,
-  );
+  const callQuery = companyCallsByManager(ctx, period);
   const lp = new Params();
   const leadQuery = ctx.db.query<{ manager_id: string | null; n: number }>(
     `SELECT manager_id, count(*)::int8 AS n FROM leads
@@ -172,13 +160,14 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
     tally(r.manager_id).score += points;
   }
   for (const r of callRows) {
-    const t = tally(r.manager_id);
-    const points = (num(r.scored) ?? 0) * weights.call;
+    // A call scores when the manager made it (outgoing, any status) or answered it (incoming answered).
+    const t = tally(r.manager_id === '' ? null : String(r.manager_id));
+    const points = ((num(r.outgoing) ?? 0) + (num(r.answered) ?? 0)) * weights.call;
     companyScore += points;
     t.score += points;
     t.calls += num(r.calls) ?? 0;
     t.connected += num(r.connected) ?? 0;
-    t.talk += num(r.talk) ?? 0;
+    t.talk += num(r.talk_time_total) ?? 0;
   }
   for (const r of leadRows) tally(r.manager_id).leads += num(r.n) ?? 0;
   for (const r of dealRows) {

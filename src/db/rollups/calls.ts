@@ -1,0 +1,161 @@
+import type { Queryable } from '../client.ts';
+import { localDaysOf, takeMarks } from './marks.ts';
+
+/*
+ * Derived call data for the calls family of METRICS.md on large databases:
+ * per-call flags ("Новый номер", callback and answered-after moments of a
+ * missed call) and the day rollups call_days / call_line_days. The triggers of
+ * drizzle/0004 mark the numbers and UTC days a write changed; this recomputes
+ * exactly those, or everything when the marks say '*'.
+ */
+
+/** Past this many marked numbers, one set-based pass over all calls is cheaper than probing each. */
+const FULL_FLAGS_ABOVE = 50_000;
+/** Past this many marked days, the rollups are rebuilt whole. */
+const FULL_DAYS_ABOVE = 120;
+
+const HOURS = Array.from({ length: 24 }, (_, h) => h);
+const hourName = (direction: 'in' | 'out', h: number) => `${direction}_h${String(h).padStart(2, '0')}`;
+
+/** The figure columns both rollups share, as aggregates over `calls c` with its stored flags. */
+const FIGURES = `count(*) AS calls,
+  count(*) FILTER (WHERE c.direction = 'in') AS incoming,
+  count(*) FILTER (WHERE c.direction = 'out') AS outgoing,
+  count(*) FILTER (WHERE c.direction = 'in' AND c.status = 'answered') AS answered,
+  count(*) FILTER (WHERE c.direction = 'in' AND c.status <> 'answered') AS missed,
+  count(*) FILTER (WHERE c.direction = 'out' AND c.status = 'answered') AS connected,
+  count(*) FILTER (WHERE c.direction = 'out' AND c.status <> 'answered') AS not_connected,
+  coalesce(sum(c.duration_sec), 0) AS talk_time_total,
+  coalesce(sum(c.duration_sec) FILTER (WHERE c.status = 'answered'), 0) AS talk_answered,
+  count(*) FILTER (WHERE c.is_new) AS new_number_calls,
+  count(*) FILTER (WHERE c.direction = 'in' AND c.status <> 'answered' AND c.callback_at IS NOT NULL) AS called_back,
+  count(*) FILTER (WHERE c.direction = 'in' AND c.status <> 'answered' AND c.answered_after_at IS NULL) AS lost_missed,
+  count(*) FILTER (WHERE c.direction = 'in' AND c.status <> 'answered' AND c.is_new
+                     AND c.answered_after_at IS NULL) AS lost_new_clients`;
+
+const FIGURE_COLUMNS = [
+  'calls',
+  'incoming',
+  'outgoing',
+  'answered',
+  'missed',
+  'connected',
+  'not_connected',
+  'talk_time_total',
+  'talk_answered',
+  'new_number_calls',
+  'called_back',
+  'lost_missed',
+  'lost_new_clients',
+];
+
+const HOUR_COLUMNS = [...HOURS.map((h) => hourName('in', h)), ...HOURS.map((h) => hourName('out', h))];
+
+/**
+ * Rows of both rollups for the calls of `from` (a FROM clause over `calls c`;
+ * $1 = tz, others from $2 on), in one statement and one pass over the calls:
+ * figures per (day, manager, line, direction, hour), summed into
+ * call_line_days and, with the hours pivoted, into call_days.
+ */
+async function insertDays(db: Queryable, from: string, params: unknown[]): Promise<void> {
+  const sums = FIGURE_COLUMNS.map((c) => `sum(${c}) AS ${c}`).join(', ');
+  const hours = (['in', 'out'] as const)
+    .flatMap((d) =>
+      HOURS.map(
+        (h) =>
+          `coalesce(sum(calls) FILTER (WHERE direction = '${d}' AND hour = ${h}), 0) AS ${hourName(d, h)}`,
+      ),
+    )
+    .join(',\n  ');
+  await db.query(
+    `WITH g AS MATERIALIZED (
+       SELECT (c.started_at AT TIME ZONE $1::text)::date AS day, coalesce(c.manager_id, '') AS manager_id,
+              coalesce(c.line_number, '') AS line_number, c.direction,
+              extract(hour FROM c.started_at AT TIME ZONE $1::text)::int AS hour, ${FIGURES}
+         FROM ${from} GROUP BY 1, 2, 3, 4, 5
+     ), by_line AS (
+       INSERT INTO call_line_days (day, manager_id, line_number, direction, ${FIGURE_COLUMNS.join(', ')})
+       SELECT day, manager_id, line_number, direction, ${sums} FROM g GROUP BY 1, 2, 3, 4
+     )
+     INSERT INTO call_days (day, manager_id, ${FIGURE_COLUMNS.join(', ')}, ${HOUR_COLUMNS.join(', ')})
+     SELECT day, manager_id, ${sums}, ${hours} FROM g GROUP BY 1, 2`,
+    params,
+  );
+}
+
+/**
+ * Recomputes is_new / callback_at / answered_after_at of the calls of the
+ * given numbers (or of all calls) in one pass over each number's calls in
+ * time order, and returns the UTC dates of the calls whose flags changed.
+ */
+async function refreshFlags(db: Queryable, phones: string[] | 'all'): Promise<string[]> {
+  const all = phones === 'all';
+  // Ties on started_at are broken by id, so exactly one call of a number is its first.
+  const rows = await db.query<{ day: string }>(
+    `WITH w AS (
+       SELECT id, client_phone, started_at, is_new, callback_at, answered_after_at,
+              direction = 'in' AND status <> 'answered' AS missed,
+              row_number() OVER (PARTITION BY client_phone ORDER BY started_at, id) = 1 AS first_call,
+              min(started_at) FILTER (WHERE direction = 'out') OVER next_day AS next_out,
+              min(started_at) FILTER (WHERE status = 'answered') OVER next_day AS next_answered
+         FROM calls ${all ? '' : 'WHERE client_phone = ANY($1::text[])'}
+       WINDOW next_day AS (PARTITION BY client_phone ORDER BY started_at
+                           RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '24 hours' FOLLOWING)
+     ), v AS (
+       SELECT id, started_at, is_new, callback_at, answered_after_at,
+              first_call AND NOT EXISTS (SELECT 1 FROM contact_phones cp
+                                          WHERE cp.phone = w.client_phone AND cp.contact_created_at < w.started_at) AS new_want,
+              CASE WHEN missed THEN next_out END AS cb_want,
+              CASE WHEN missed THEN next_answered END AS aa_want
+         FROM w
+        WHERE first_call OR is_new OR missed OR callback_at IS NOT NULL OR answered_after_at IS NOT NULL
+     )
+     UPDATE calls c SET is_new = v.new_want, callback_at = v.cb_want, answered_after_at = v.aa_want
+       FROM v
+      WHERE c.id = v.id
+        AND (v.is_new, v.callback_at, v.answered_after_at) IS DISTINCT FROM (v.new_want, v.cb_want, v.aa_want)
+     RETURNING to_char(v.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day`,
+    all ? [] : [phones],
+  );
+  return [...new Set(rows.map((r) => r.day))];
+}
+
+/**
+ * Brings the call flags and day rollups up to date with every write since the
+ * last refresh, in the time zone `tz` (a different zone than the stored one
+ * rebuilds the rollups). Run inside one transaction so readers never see marks
+ * gone but rows not yet recomputed.
+ */
+export async function refreshCallRollups(db: Queryable, tz: string): Promise<{ rebuilt: boolean }> {
+  await db.query(`SELECT set_config('voronka.rollup_refresh', 'on', true)`);
+  const phones = await takeMarks(db, 'call_phones');
+  const marked = await takeMarks(db, 'call_days');
+  const [state] = await db.query<{ tz: string }>(`SELECT tz FROM rollup_state WHERE family = 'calls'`);
+  const fullFlags = phones === 'all' || phones.length > FULL_FLAGS_ABOVE;
+  const flagDays =
+    phones === 'all' || phones.length > 0 ? await refreshFlags(db, fullFlags ? 'all' : phones) : [];
+  const rebuild = marked === 'all' || state?.tz !== tz || fullFlags;
+  const days = rebuild ? [] : localDaysOf([...marked, ...flagDays]);
+  if (rebuild || days.length > FULL_DAYS_ABOVE) {
+    await db.query('DELETE FROM call_days');
+    await db.query('DELETE FROM call_line_days');
+    await insertDays(db, 'calls c', [tz]);
+  } else if (days.length > 0) {
+    await db.query('DELETE FROM call_days WHERE day = ANY($1::date[])', [days]);
+    await db.query('DELETE FROM call_line_days WHERE day = ANY($1::date[])', [days]);
+    await insertDays(
+      db,
+      `unnest($2::date[]) d(day) JOIN calls c
+         ON c.started_at >= (d.day::timestamp AT TIME ZONE $1::text)
+        AND c.started_at < ((d.day + 1)::timestamp AT TIME ZONE $1::text)`,
+      [tz, days],
+    );
+  }
+  await db.query(
+    `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('calls', $1, now())
+     ON CONFLICT (family) DO UPDATE SET tz = excluded.tz, refreshed_at = excluded.refreshed_at`,
+    [tz],
+  );
+  await db.query(`SELECT set_config('voronka.rollup_refresh', 'off', true)`);
+  return { rebuilt: rebuild };
+}
