@@ -65,7 +65,9 @@ function openPostgres(url: string): Db {
   };
   // Two clients: drizzle changes the date parsing of the client it wraps (STACK.md).
   // JIT compiles the large metric queries again on every run and costs more than it saves here.
-  const connection = { application_name: 'voronka', jit: 'off' };
+  // Percentiles sort every value of a period and rollup refreshes hash millions of rows: with the
+  // 4 MB default both spill to disk.
+  const connection = { application_name: 'voronka', jit: 'off', work_mem: '64MB' };
   const raw = postgres(url, { max: 8, types, onnotice: () => {}, connection });
   const ormClient = postgres(url, { max: 4, onnotice: () => {}, connection });
   const orm = drizzlePostgres(ormClient, { schema });

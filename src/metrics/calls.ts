@@ -496,10 +496,10 @@ async function firstResponseMedian(
     ` AND l.created_at < ${p.add(period.end.toISOString())}::timestamptz`;
   where += anyOf(p, 'l.manager_id', f.managerIds);
   where += anyOf(p, 'l.source_id', f.sourceIds);
-  // leads.first_response_at is the earliest response ever (kept on every write): at most now exactly when one was by now.
+  // lead_responses holds the earliest response ever (kept on every write): at most now exactly when one was by now.
   const [row] = await ctx.db.query<{ med: number | null }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM l.first_response_at - l.created_at)::float8) AS med
-       FROM leads l WHERE ${where} AND l.first_response_at IS NOT NULL AND l.first_response_at <= ${now}`,
+       FROM lead_responses l WHERE ${where} AND l.first_response_at <= ${now}`,
     p.values,
   );
   return num(row?.med);

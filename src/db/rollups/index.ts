@@ -36,6 +36,8 @@ export async function refreshRollups(db: Queryable, tz?: string): Promise<void> 
   const run = (async () => {
     const zone = tz ?? (await storedZone(db)) ?? DEFAULT_TZ;
     const all = async (q: Queryable) => {
+      // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
+      await q.query(`SELECT set_config('work_mem', '256MB', true)`);
       for (const f of FAMILIES) await f.refresh(q, zone);
     };
     if (canTransact(db)) await db.transaction(all);

@@ -1,3 +1,11 @@
+CREATE TABLE "activity_days" (
+	"day" date NOT NULL,
+	"manager_id" text NOT NULL,
+	"type" text NOT NULL,
+	"completed" integer NOT NULL,
+	CONSTRAINT "activity_days_day_manager_id_type_pk" PRIMARY KEY("day","manager_id","type")
+);
+--> statement-breakpoint
 CREATE TABLE "call_days" (
 	"day" date NOT NULL,
 	"manager_id" text NOT NULL,
@@ -86,6 +94,14 @@ CREATE TABLE "call_line_days" (
 	CONSTRAINT "call_line_days_day_manager_id_line_number_direction_pk" PRIMARY KEY("day","manager_id","line_number","direction")
 );
 --> statement-breakpoint
+CREATE TABLE "lead_responses" (
+	"lead_id" text PRIMARY KEY NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"manager_id" text,
+	"source_id" text,
+	"first_response_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "rollup_dirty" (
 	"family" text NOT NULL,
 	"key" text NOT NULL,
@@ -101,6 +117,5 @@ CREATE TABLE "rollup_state" (
 ALTER TABLE "calls" ADD COLUMN "is_new" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "calls" ADD COLUMN "callback_at" timestamp with time zone;--> statement-breakpoint
 ALTER TABLE "calls" ADD COLUMN "answered_after_at" timestamp with time zone;--> statement-breakpoint
-ALTER TABLE "leads" ADD COLUMN "first_response_at" timestamp with time zone;--> statement-breakpoint
-CREATE INDEX "calls_called_back_idx" ON "calls" USING btree ("started_at","callback_at","manager_id","line_number") WHERE callback_at IS NOT NULL;--> statement-breakpoint
-CREATE INDEX "leads_first_response_idx" ON "leads" USING btree ("created_at","first_response_at","manager_id","source_id") WHERE first_response_at IS NOT NULL;
+CREATE INDEX "lead_responses_created_idx" ON "lead_responses" USING btree ("created_at","first_response_at","manager_id","source_id");--> statement-breakpoint
+CREATE INDEX "calls_called_back_idx" ON "calls" USING btree ("started_at","callback_at","manager_id","line_number") WHERE callback_at IS NOT NULL;
