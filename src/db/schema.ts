@@ -5,6 +5,7 @@ import {
   boolean,
   date,
   doublePrecision,
+  type ExtraConfigColumn,
   index,
   integer,
   jsonb,
@@ -157,6 +158,7 @@ export const leads = pgTable(
     index('leads_contact_idx').on(t.contactId),
     index('leads_deal_idx').on(t.dealId),
     index('leads_last_activity_idx').on(t.lastActivityAt),
+    ...leadMetricIndexes(t),
   ],
 );
 
@@ -189,6 +191,7 @@ export const deals = pgTable(
     index('deals_company_idx').on(t.companyId, t.createdAt),
     index('deals_lead_idx').on(t.leadId),
     index('deals_last_activity_idx').on(t.lastActivityAt),
+    ...dealMetricIndexes(t),
   ],
 );
 
@@ -222,6 +225,7 @@ export const activities = pgTable(
     index('activities_entity_idx').on(t.entity, t.entityId),
     index('activities_completed_idx').on(t.completedAt),
     index('activities_manager_completed_idx').on(t.managerId, t.completedAt),
+    ...activityMetricIndexes(t),
   ],
 );
 
@@ -247,6 +251,7 @@ export const tasks = pgTable(
     index('tasks_deadline_idx').on(t.deadlineAt),
     index('tasks_responsible_idx').on(t.responsibleId, t.deadlineAt),
     index('tasks_entity_idx').on(t.entity, t.entityId),
+    ...taskMetricIndexes(t),
   ],
 );
 
@@ -587,6 +592,107 @@ export const activityDays = pgTable(
   (t) => [primaryKey({ columns: [t.day, t.managerId, t.type] })],
 );
 
+/*
+ * ---------------------------------------------------------------------------
+ * Lead rollups (perf, issue #3): pre-aggregated lead cohorts behind lead_stats
+ * and lead_stage_reach. Keyed by the company-local day of `leads.created_at`
+ * (the zone is in lead_rollup_state) and by raw ids — stage meaning
+ * (open/won/lost, sort) and a manager's department are joined at query time,
+ * because admins override them. Kept current by statement triggers that mark
+ * dirty UTC days in lead_rollup_dirty (custom migration) and by
+ * refreshLeadRollups (src/db/rollups/leads.ts).
+ *
+ * `level` picks a cube and a grain: cube f = every dimension, m = the manager
+ * dimensions only (manager, pipeline, stages; the others NULL), a = every
+ * dimension but the manager (manager NULL), n = only the pipeline and the
+ * stages (for the company-wide figures); grain d = a day, m = a calendar
+ * month (`day` is its first day). f-d rows are computed from the base tables,
+ * the others are sums of f-d rows; a query reads the smallest cube that has
+ * the dimensions it filters and groups by, month rows for the whole months of
+ * its period and day rows for the rest.
+ */
+
+/** Cohort counts: one row per (created day, manager, source, pipeline, stage, campaign, city, stages of the linked deals). */
+export const leadCohortRollup = pgTable(
+  'lead_cohort_rollup',
+  {
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'ad', 'am', 'nd', 'nm'] }).notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    utmCampaign: text('utm_campaign'),
+    /** The lead's city, else its contact's (trimmed, NULL when neither). */
+    city: text('city'),
+    /** Sorted distinct stage ids of the deals linked either way ('{}' = no deal). */
+    dealStages: text('deal_stages').array().notNull(),
+    leads: integer('leads').notNull(),
+    /** Leads with closed_at, and the sum of their closed_at − created_at in seconds. */
+    closedLeads: integer('closed_leads').notNull(),
+    closedSeconds: numeric('closed_seconds', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    index('lead_cohort_rollup_level_day_idx').on(t.level, t.day),
+    index('lead_cohort_rollup_level_manager_idx').on(t.level, t.managerId, t.day),
+  ],
+);
+
+/** Amounts of the deals linked to cohort leads, by the deal's current stage (a deal counted once per lead). */
+export const leadSaleRollup = pgTable(
+  'lead_sale_rollup',
+  {
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'ad', 'am', 'nd', 'nm'] }).notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    utmCampaign: text('utm_campaign'),
+    city: text('city'),
+    /** The lead's own stage (a lead in an unknown stage is left out, as in the cohort). */
+    stageId: text('stage_id').notNull(),
+    dealStageId: text('deal_stage_id').notNull(),
+    amount: numeric('amount', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    index('lead_sale_rollup_level_day_idx').on(t.level, t.day),
+    index('lead_sale_rollup_level_manager_idx').on(t.level, t.managerId, t.day),
+  ],
+);
+
+/** Stage reach: cohort leads that ever entered a stage (history or current stage). */
+export const leadReachRollup = pgTable(
+  'lead_reach_rollup',
+  {
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'ad', 'am', 'nd', 'nm'] }).notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    utmCampaign: text('utm_campaign'),
+    stageId: text('stage_id').notNull(),
+    leads: integer('leads').notNull(),
+  },
+  (t) => [
+    index('lead_reach_rollup_level_day_idx').on(t.level, t.pipelineId, t.day),
+    index('lead_reach_rollup_level_manager_idx').on(t.level, t.managerId, t.day),
+  ],
+);
+
+/** UTC days ('YYYY-MM-DD') of lead creation whose rollup rows are stale; '*' = rebuild all. */
+export const leadRollupDirty = pgTable('lead_rollup_dirty', {
+  key: text('key').notNull(),
+});
+
+/** The time zone the lead rollups were built in (one row). */
+export const leadRollupState = pgTable('lead_rollup_state', {
+  id: integer('id').primaryKey().default(1),
+  tz: text('tz').notNull(),
+});
+
+// End of the lead rollups.
+// ---------------------------------------------------------------------------
+
 export type Manager = typeof managers.$inferSelect;
 export type Stage = typeof stages.$inferSelect;
 export type Call = typeof calls.$inferSelect;
@@ -597,3 +703,59 @@ export type Invite = typeof invites.$inferSelect;
 export type Subscription = typeof subscriptions.$inferSelect;
 export type Delivery = typeof deliveries.$inferSelect;
 export type CallAnalysis = typeof callAnalyses.$inferSelect;
+
+// ---------------------------------------------------------------------------
+// Metric indexes (issue #3: list and snapshot tools on the large demo). Narrow
+// covering indexes, so counts and "top N" pages read index entries only and
+// fetch full rows for the page alone. Stage meaning is never baked in: open
+// stages are looked up at query time and bound as stage ids. The trailing key
+// columns only serve index-only scans (drizzle has no INCLUDE).
+
+type Cols<K extends string> = { [k in K]: ExtraConfigColumn };
+
+function leadMetricIndexes(
+  t: Cols<'stageId' | 'lastActivityAt' | 'createdAt' | 'managerId' | 'id' | 'closedAt'>,
+) {
+  return [
+    // forgotten_leads: leads of the open stages by last activity.
+    index('leads_stage_activity_idx').on(t.stageId, t.lastActivityAt, t.createdAt, t.managerId, t.id),
+    // forgotten_leads for a past period: leads closed after its end.
+    index('leads_closed_idx').on(t.closedAt),
+    // list_records of leads: the count and the newest page of a period.
+    index('leads_created_cover_idx').on(t.createdAt, t.stageId, t.managerId, t.id),
+  ];
+}
+
+function dealMetricIndexes(
+  t: Cols<
+    'stageId' | 'lastActivityAt' | 'createdAt' | 'managerId' | 'amount' | 'id' | 'closedAt' | 'pipelineId'
+  >,
+) {
+  return [
+    // forgotten_deals, deals_without_tasks: deals of the open stages with manager and amount.
+    index('deals_stage_activity_idx').on(
+      t.stageId,
+      t.lastActivityAt,
+      t.createdAt,
+      t.managerId,
+      t.amount,
+      t.id,
+    ),
+    // plan_progress facts, list_records of won/lost deals: deals closed in a period.
+    index('deals_closed_cover_idx').on(t.closedAt, t.stageId, t.managerId, t.pipelineId, t.amount, t.id),
+  ];
+}
+
+function activityMetricIndexes(t: Cols<'entity' | 'entityId' | 'deadline' | 'completedAt'>) {
+  // deals_without_tasks: activities with a deadline not yet completed.
+  return [
+    index('activities_pending_entity_idx')
+      .on(t.entity, t.entityId)
+      .where(sql`${t.deadline} IS NOT NULL AND ${t.completedAt} IS NULL`),
+  ];
+}
+
+function taskMetricIndexes(t: Cols<'entity' | 'entityId' | 'closedAt'>) {
+  // deals_without_tasks: tasks not closed.
+  return [index('tasks_open_entity_idx').on(t.entity, t.entityId).where(sql`${t.closedAt} IS NULL`)];
+}

@@ -30,6 +30,7 @@ import {
   runGrouped,
   snapshotOf,
   sqlText,
+  stageIdsByState,
   stageReach,
 } from './leads.ts';
 import type { ResolvedPeriod } from './period.ts';
@@ -420,14 +421,16 @@ export async function dealsWithoutTasks(ctx: MetricContext, input: ToolInput): P
       AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.entity = 'deal' AND a.entity_id = d.id
                         AND a.deadline IS NOT NULL AND a.completed_at IS NULL)`;
 
+  const { open } = await stageIdsByState(ctx);
+
   const p = new Params();
   const g = input.group_by === 'manager' ? groupKeySql('manager', 'd', 'd.created_at', p, ctx, period) : null;
   const ctes = `base AS MATERIALIZED (
       SELECT d.amount, (${noTasks}) AS no_tasks,
              ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel
-        FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'open'
+        FROM deals d
         ${g ? g.joins : ''}
-       WHERE true ${recordFilterSql(p, filters, 'deal', 'd')}
+       WHERE d.stage_id = ANY(${p.add(open)}::text[]) ${recordFilterSql(p, filters, 'deal', 'd')}
     )`;
   const aggregates = `count(*) FILTER (WHERE no_tasks) AS n, coalesce(sum(amount) FILTER (WHERE no_tasks), 0) AS amount,
       count(*) AS open`;
@@ -440,13 +443,17 @@ export async function dealsWithoutTasks(ctx: MetricContext, input: ToolInput): P
 
   const pi = new Params();
   const rows = await ctx.db.query(
-    `SELECT d.id, d.title, d.amount, d.created_at, d.last_activity_at, st.name AS stage_name,
+    // The page is chosen over the narrow open-deal rows; titles are read for it only.
+    `SELECT x.id, x.title, x.amount, x.created_at, x.last_activity_at, st.name AS stage_name,
             coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name
-       FROM deals d JOIN stages st ON st.id = d.stage_id AND st.semantic = 'open'
-       LEFT JOIN managers m ON m.id = d.manager_id
-      WHERE ${noTasks} ${recordFilterSql(pi, filters, 'deal', 'd')}
-      ORDER BY d.amount DESC, d.created_at, d.id
-      LIMIT ${pi.add(limit)}`,
+       FROM (SELECT d.id, d.amount, d.created_at FROM deals d
+              WHERE d.stage_id = ANY(${pi.add(open)}::text[]) AND ${noTasks} ${recordFilterSql(pi, filters, 'deal', 'd')}
+              ORDER BY d.amount DESC, d.created_at, d.id
+              LIMIT ${pi.add(limit)}) top
+       JOIN deals x ON x.id = top.id
+       JOIN stages st ON st.id = x.stage_id
+       LEFT JOIN managers m ON m.id = x.manager_id
+      ORDER BY top.amount DESC, top.created_at, top.id`,
     pi.values,
   );
   const items: EnvelopeItem[] = rows.map((r) => ({
@@ -549,26 +556,37 @@ export async function listRecords(ctx: MetricContext, input: ToolInput): Promise
   const p = new Params();
   const inPeriod = (col: string) =>
     `${col} >= ${p.add(period.start.toISOString())}::timestamptz AND ${col} < ${p.add(period.end.toISOString())}::timestamptz`;
-  const condition = (): string => {
+  // What a status asks of the current stage (s, with fo = its pipeline's first open stage) and of the record (x).
+  const condition = (): { stage: string; record: string } => {
     switch (status) {
       case 'open':
-        return `s.semantic = 'open'`;
+        return { stage: `s.semantic = 'open'`, record: 'true' };
       case 'won':
       case 'lost':
-        return `${inPeriod('x.closed_at')} AND s.semantic = '${status}'`;
+        return { stage: `s.semantic = '${status}'`, record: inPeriod('x.closed_at') };
       case 'new':
-        return `${inPeriod('x.created_at')} AND s.semantic = 'open' AND s.sort = fo.sort`;
+        return { stage: `s.semantic = 'open' AND s.sort = fo.sort`, record: inPeriod('x.created_at') };
       case 'in_work':
-        return `${inPeriod('x.created_at')} AND s.semantic = 'open' AND s.sort > fo.sort`;
+        return { stage: `s.semantic = 'open' AND s.sort > fo.sort`, record: inPeriod('x.created_at') };
       case 'qualified':
-        return `${inPeriod('x.created_at')} AND s.semantic = 'won'`;
+        return { stage: `s.semantic = 'won'`, record: inPeriod('x.created_at') };
       case 'junk':
-        return `${inPeriod('x.created_at')} AND s.semantic = 'lost'`;
+        return { stage: `s.semantic = 'lost'`, record: inPeriod('x.created_at') };
       default:
-        return inPeriod('x.created_at');
+        return { stage: 'true', record: inPeriod('x.created_at') };
     }
   };
-  let where = condition() + recordFilterSql(p, filters, kind, 'x');
+  const cond = condition();
+  // The stages a status means, bound as ids: the count and the page then read
+  // only narrow index entries of the records, and titles only for the page.
+  const stageRows = await ctx.db.query<{ id: string }>(
+    `WITH first_open AS (SELECT pipeline_id, min(sort) AS sort FROM stages WHERE semantic = 'open' GROUP BY pipeline_id)
+     SELECT s.id FROM stages s LEFT JOIN first_open fo ON fo.pipeline_id = s.pipeline_id
+      WHERE ${cond.stage}`,
+  );
+  let where =
+    `x.stage_id = ANY(${p.add(stageRows.map((r) => r.id))}::text[]) AND ${cond.record}` +
+    recordFilterSql(p, filters, kind, 'x');
   if (input.stage) {
     const stage = await resolveStage(ctx, kind, input.stage);
     where += ` AND x.stage_id = ANY(${p.add(stage.ids)}::text[])`;
@@ -586,25 +604,31 @@ export async function listRecords(ctx: MetricContext, input: ToolInput): Promise
     open: kind === 'deal' ? 'x.amount DESC, x.created_at' : 'x.created_at DESC',
   };
   const deal = kind === 'deal';
-  const rows = await ctx.db.query(
-    `WITH first_open AS (SELECT pipeline_id, min(sort) AS sort FROM stages WHERE semantic = 'open' GROUP BY pipeline_id)
-     SELECT x.id, x.title, x.created_at, x.closed_at, ${deal ? 'x.amount, x.lost_reason' : 'x.city'},
-            s.name AS stage_name, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name,
-            coalesce(so.name, ${sqlText(NO_SOURCE_LABEL)}) AS source_name,
-            count(*) OVER () AS total, ${deal ? 'sum(x.amount) OVER ()' : 'NULL::numeric'} AS total_amount
-       FROM ${deal ? 'deals' : 'leads'} x
-       JOIN stages s ON s.id = x.stage_id
-       LEFT JOIN first_open fo ON fo.pipeline_id = s.pipeline_id
-       LEFT JOIN managers m ON m.id = x.manager_id
-       LEFT JOIN sources so ON so.id = x.source_id
-      WHERE ${where}
-      ORDER BY ${order[status]}, x.id
-      LIMIT ${p.add(limit)}`,
-    p.values,
-  );
-  const total = num(rows[0]?.total) ?? 0;
+  const table = deal ? 'deals' : 'leads';
+  const countParams = [...p.values];
+  const [[counts], rows] = await Promise.all([
+    ctx.db.query(
+      `SELECT count(*) AS total, ${deal ? 'coalesce(sum(x.amount), 0)' : 'NULL::numeric'} AS total_amount
+         FROM ${table} x WHERE ${where}`,
+      countParams,
+    ),
+    ctx.db.query(
+      `SELECT x.id, x.title, x.created_at, x.closed_at, ${deal ? 'x.amount, x.lost_reason' : 'x.city'},
+              s.name AS stage_name, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name,
+              coalesce(so.name, ${sqlText(NO_SOURCE_LABEL)}) AS source_name
+         FROM (SELECT x.id FROM ${table} x WHERE ${where}
+                ORDER BY ${order[status]}, x.id LIMIT ${p.add(limit)}) page
+         JOIN ${table} x ON x.id = page.id
+         JOIN stages s ON s.id = x.stage_id
+         LEFT JOIN managers m ON m.id = x.manager_id
+         LEFT JOIN sources so ON so.id = x.source_id
+        ORDER BY ${order[status]}, x.id`,
+      p.values,
+    ),
+  ]);
+  const total = num(counts?.total) ?? 0;
   const figures: Figures = { total };
-  if (deal) figures.amount = num(rows[0]?.total_amount) ?? 0;
+  if (deal) figures.amount = num(counts?.total_amount) ?? 0;
   const items: EnvelopeItem[] = rows.map((r) => {
     const item: EnvelopeItem = {
       id: String(r.id),

@@ -1,5 +1,6 @@
 import type { Row } from '../db/client.ts';
 import { lastActivitySql } from '../db/last-activity.ts';
+import { ensureLeadRollups } from '../db/rollups/leads.ts';
 import { AppError } from '../errors.ts';
 import {
   anyOf,
@@ -357,6 +358,19 @@ function itemOf(r: Row): EnvelopeItem {
   return item;
 }
 
+/**
+ * Ids of the open and of the closed (won or lost) stages. Bound as values
+ * rather than joined by semantic, they let the planner see how few records
+ * sit in open stages and read those by index.
+ */
+export async function stageIdsByState(ctx: MetricContext): Promise<{ open: string[]; closed: string[] }> {
+  const rows = await ctx.db.query<{ id: string; semantic: string }>('SELECT id, semantic FROM stages');
+  return {
+    open: rows.filter((r) => r.semantic === 'open').map((r) => r.id),
+    closed: rows.filter((r) => r.semantic !== 'open').map((r) => r.id),
+  };
+}
+
 export interface ForgottenSpec {
   tool: 'forgotten_leads' | 'forgotten_deals';
   kind: RecordKind;
@@ -388,23 +402,29 @@ export async function forgottenRecords(
   const p = new Params();
   const r = `${p.add(ref.toISOString())}::timestamptz`;
   const c = `${p.add(cut.toISOString())}::timestamptz`;
-  // Open at R: in an open stage, or closed only after R (a past reference; nothing closes after now).
-  const openAtRef =
-    ref < ctx.now
-      ? `(s.semantic = 'open' OR x.closed_at > ${r}) AND x.created_at <= ${r}`
-      : `s.semantic = 'open' AND x.created_at <= ${r}`;
   const where = recordFilterSql(p, filters, spec.kind, 'x');
-  const cols = `x.id, x.title, x.manager_id, x.stage_id, x.created_at, ${amount} AS amount`;
-  // Two branches so the expensive recomputation runs only for rows whose stored value is later than R.
-  const ctes = `cand AS MATERIALIZED (
-      SELECT ${cols}, x.last_activity_at AS la
-        FROM ${table} x JOIN stages s ON s.id = x.stage_id
-       WHERE ${openAtRef} AND x.last_activity_at < ${c} ${where}
-      UNION ALL
-      SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
-        FROM ${table} x JOIN stages s ON s.id = x.stage_id
-       WHERE ${openAtRef} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}
-    ),
+  const cols = `x.id, x.manager_id, x.stage_id, ${amount} AS amount`;
+  // Open at R: in an open stage now, or closed only after R (a past reference;
+  // nothing closes after now) — two disjoint branches, each served by an index.
+  const stageIds = await stageIdsByState(ctx);
+  const openBranches = [`x.stage_id = ANY(${p.add(stageIds.open)}::text[])`];
+  if (ref < ctx.now) {
+    const closed = p.add(stageIds.closed);
+    openBranches.push(`x.stage_id = ANY(${closed}::text[]) AND x.closed_at > ${r}`);
+  }
+  // The stored last_activity_at is exact when it is ≤ R. Rows whose stored value
+  // is later than R (a past reference) get it recomputed with the moments up to R
+  // only; a record created at or after the cut cannot qualify (its creation
+  // counts), so only older ones are recomputed.
+  const branches = openBranches.flatMap((branch) => [
+    `SELECT ${cols}, x.last_activity_at AS la
+       FROM ${table} x
+      WHERE ${branch} AND x.created_at <= ${r} AND x.last_activity_at < ${c} ${where}`,
+    `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
+       FROM ${table} x
+      WHERE ${branch} AND x.created_at < ${c} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}`,
+  ]);
+  const ctes = `cand AS MATERIALIZED (${branches.join('\n      UNION ALL\n      ')}),
     forgotten AS (SELECT * FROM cand WHERE la < ${c})`;
   const cteParams = [...p.values];
   // For a past reference the stage shown is the one the record was in at R, from its history.
@@ -414,17 +434,18 @@ export async function forgottenRecords(
            WHERE h.entity = '${spec.kind}' AND h.entity_id = f.id AND h.at <= ${r}
            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1), f.stage_id)`
       : 'f.stage_id';
+  // The page is chosen over the narrow candidate rows; titles are read for it only.
   const rows = await ctx.db.query(
     `WITH ${ctes}
-     SELECT f.id, f.title, f.created_at, f.amount, f.la,
+     SELECT f.id, x.title, x.created_at, f.amount, f.la,
             coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name, st.name AS stage_name,
-            floor(extract(epoch FROM (${r} - f.la)) / 86400)::int AS days_idle,
-            count(*) OVER () AS total, sum(f.amount) OVER () AS total_amount
-       FROM forgotten f
+            floor(extract(epoch FROM (${r} - f.la)) / 86400)::int AS days_idle, f.total, f.total_amount
+       FROM (SELECT f.*, count(*) OVER () AS total, sum(f.amount) OVER () AS total_amount
+               FROM forgotten f ORDER BY f.la, f.id LIMIT ${p.add(limit)}) f
+       JOIN ${table} x ON x.id = f.id
        LEFT JOIN managers m ON m.id = f.manager_id
        LEFT JOIN stages st ON st.id = ${stageAtRef}
-      ORDER BY f.la, f.id
-      LIMIT ${p.add(limit)}`,
+      ORDER BY f.la, f.id`,
     p.values,
   );
   const countKey = spec.tool;
@@ -486,6 +507,7 @@ export async function choosePipeline(
   filters: ResolvedFilters,
   period: ResolvedPeriod,
   notes: string[],
+  countByPipeline?: (ids: string[]) => Promise<Map<string, number>>,
 ): Promise<{ id: string; name: string }> {
   const candidates = await ctx.db.query<{ id: string; name: string }>(
     `SELECT id, name FROM pipelines WHERE entity = $1 ${filters.pipelineIds ? 'AND id = ANY($2::text[])' : ''}
@@ -501,18 +523,10 @@ export async function choosePipeline(
     );
   }
   if (candidates.length === 1) return candidates[0]!;
-  const p = new Params();
-  const table = kind === 'lead' ? 'leads' : 'deals';
-  const counts = await ctx.db.query<{ pipeline_id: string; n: number }>(
-    `SELECT x.pipeline_id, count(*) AS n FROM ${table} x
-      WHERE x.created_at >= ${p.add(period.start.toISOString())}::timestamptz
-        AND x.created_at < ${p.add(period.end.toISOString())}::timestamptz
-        AND x.pipeline_id = ANY(${p.add(candidates.map((c) => c.id))}::text[])
-        ${recordFilterSql(p, filters, kind, 'x', { pipelines: false })}
-      GROUP BY 1`,
-    p.values,
-  );
-  const n = new Map(counts.map((r) => [r.pipeline_id, Number(r.n)]));
+  const ids = candidates.map((c) => c.id);
+  const n = countByPipeline
+    ? await countByPipeline(ids)
+    : await countCreatedByPipeline(ctx, kind, filters, period, ids);
   let best = candidates[0]!;
   for (const c of candidates) if ((n.get(c.id) ?? 0) > (n.get(best.id) ?? 0)) best = c;
   const others = candidates.filter((c) => c.id !== best.id).map((c) => `«${c.name}»`);
@@ -520,6 +534,28 @@ export async function choosePipeline(
     `Воронка «${best.name}» — в ней больше всего ${what}, созданных в периоде; другие воронки (${others.join(', ')}) можно выбрать фильтром.`,
   );
   return best;
+}
+
+/** Records created in the period per pipeline, from the base table. */
+async function countCreatedByPipeline(
+  ctx: MetricContext,
+  kind: RecordKind,
+  filters: ResolvedFilters,
+  period: ResolvedPeriod,
+  ids: string[],
+): Promise<Map<string, number>> {
+  const p = new Params();
+  const table = kind === 'lead' ? 'leads' : 'deals';
+  const counts = await ctx.db.query<{ pipeline_id: string; n: number }>(
+    `SELECT x.pipeline_id, count(*) AS n FROM ${table} x
+      WHERE x.created_at >= ${p.add(period.start.toISOString())}::timestamptz
+        AND x.created_at < ${p.add(period.end.toISOString())}::timestamptz
+        AND x.pipeline_id = ANY(${p.add(ids)}::text[])
+        ${recordFilterSql(p, filters, kind, 'x', { pipelines: false })}
+      GROUP BY 1`,
+    p.values,
+  );
+  return new Map(counts.map((r) => [r.pipeline_id, Number(r.n)]));
 }
 
 /**
@@ -571,6 +607,96 @@ export async function stageReach(
 }
 
 // ---------------------------------------------------------------------------
+// Lead rollups (src/db/rollups/leads.ts): how lead_stats and lead_stage_reach read them.
+
+type LeadCube = 'f' | 'm' | 'a' | 'n';
+
+/** The smallest cube of a lead rollup that has every dimension a query filters and groups by. */
+function leadCube(filters: ResolvedFilters, groupBy: GroupBy | undefined): LeadCube {
+  const manager = filters.managerIds !== null || groupBy === 'manager' || groupBy === 'department';
+  const attrs =
+    filters.sourceIds !== null ||
+    filters.campaigns !== null ||
+    groupBy === 'source' ||
+    groupBy === 'campaign' ||
+    groupBy === 'city';
+  if (manager && attrs) return 'f';
+  return manager ? 'm' : attrs ? 'a' : 'n';
+}
+
+function nextMonth(firstDay: string): string {
+  const y = Number(firstDay.slice(0, 4));
+  const m = Number(firstDay.slice(5, 7));
+  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
+}
+
+/**
+ * Rollup rows of `cube` covering the period's local days exactly: month rows
+ * for the whole calendar months inside it, day rows for the days around them
+ * (only day rows when `daysOnly`, e.g. grouping by day or week).
+ */
+function rollupRowsSql(
+  table: string,
+  cube: LeadCube,
+  period: ResolvedPeriod,
+  daysOnly: boolean,
+  p: Params,
+  where: string,
+): string {
+  let monthStart = period.from.endsWith('-01') ? period.from : nextMonth(`${period.from.slice(0, 7)}-01`);
+  let monthEnd = monthStart;
+  while (!daysOnly && nextMonth(monthEnd) <= laterDayOf(period.to)) monthEnd = nextMonth(monthEnd);
+  if (monthEnd === monthStart) monthStart = monthEnd = period.from;
+  const from = p.add(period.from);
+  const to = p.add(period.to);
+  const ms = p.add(monthStart);
+  const me = p.add(monthEnd);
+  const cols = `SELECT x.* FROM ${table} x`;
+  return `(${cols} WHERE x.level = '${cube}d' AND x.day >= ${from}::date AND x.day < ${ms}::date ${where}
+    UNION ALL
+    ${cols} WHERE x.level = '${cube}m' AND x.day >= ${ms}::date AND x.day < ${me}::date ${where}
+    UNION ALL
+    ${cols} WHERE x.level = '${cube}d' AND x.day >= ${me}::date AND x.day <= ${to}::date ${where})`;
+}
+
+/** The day after `day`: a month fits in the period when its next month starts no later than this. */
+function laterDayOf(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Group key and label over a rollup row `a` (its `day` is a local day or the first day of a month). */
+function rollupGroupSql(
+  groupBy: GroupBy,
+  a: string,
+  p: Params,
+  ctx: MetricContext,
+  period: ResolvedPeriod,
+): GroupSql {
+  if (isTimeGroup(groupBy)) {
+    const fmt: Record<TimeGroup, string> = {
+      day: `to_char(${a}.day, 'YYYY-MM-DD')`,
+      week: `to_char(date_trunc('week', ${a}.day::timestamp), 'YYYY-MM-DD')`,
+      month: `to_char(${a}.day, 'YYYY-MM')`,
+      quarter: `to_char(${a}.day, 'YYYY-"Q"Q')`,
+    };
+    return { key: fmt[groupBy], label: fmt[groupBy], joins: '' };
+  }
+  if (groupBy === 'city') {
+    return {
+      key: `coalesce(${a}.city, '${NONE_KEY}')`,
+      label: `coalesce(${a}.city, ${sqlText(NO_CITY_LABEL)})`,
+      joins: '',
+    };
+  }
+  return groupKeySql(groupBy, a, `${a}.day`, p, ctx, period);
+}
+
+/** Ensures the rollups are current before a read (the import refreshes them too; this catches direct writes). */
+async function leadRollupsReady(ctx: MetricContext): Promise<void> {
+  await ensureLeadRollups(ctx.db, ctx.tz);
+}
+
+// ---------------------------------------------------------------------------
 // lead_stats
 
 const LEAD_STATS_GROUPS = [
@@ -585,14 +711,6 @@ const LEAD_STATS_GROUPS = [
   'month',
   'quarter',
 ] as const;
-
-function cohortWhere(p: Params, filters: ResolvedFilters, period: ResolvedPeriod, alias = 'l'): string {
-  return (
-    `${alias}.created_at >= ${p.add(period.start.toISOString())}::timestamptz` +
-    ` AND ${alias}.created_at < ${p.add(period.end.toISOString())}::timestamptz` +
-    recordFilterSql(p, filters, 'lead', alias)
-  );
-}
 
 function leadFigures(r: Row | undefined): Figures {
   const received = num(r?.received) ?? 0;
@@ -623,39 +741,80 @@ export async function leadStats(ctx: MetricContext, input: ToolInput): Promise<E
   const period = periodOf(ctx, input, 'this_month');
   if (!input.period) notes.push('Период не указан — взят текущий месяц.');
   const filters = dropChannelFilter(await resolveFilters(ctx.db, ctx.caller, input.filters), notes);
+  await leadRollupsReady(ctx);
   const p = new Params();
-  const g = input.group_by ? groupKeySql(input.group_by, 'l', 'l.created_at', p, ctx, period) : null;
+  const cube = leadCube(filters, input.group_by);
+  const daysOnly = input.group_by === 'day' || input.group_by === 'week';
+  const gc = input.group_by ? rollupGroupSql(input.group_by, 'rc', p, ctx, period) : null;
+  const gs = input.group_by ? rollupGroupSql(input.group_by, 'sl', p, ctx, period) : null;
+  const cohortRows = rollupRowsSql(
+    'lead_cohort_rollup',
+    cube,
+    period,
+    daysOnly,
+    p,
+    recordFilterSql(p, filters, 'lead', 'x'),
+  );
+  const saleRows = rollupRowsSql(
+    'lead_sale_rollup',
+    cube,
+    period,
+    daysOnly,
+    p,
+    recordFilterSql(p, filters, 'lead', 'x'),
+  );
+  // Days are summed away first unless a time group needs them: fewer rows to join and group.
+  const dayKept = input.group_by && isTimeGroup(input.group_by) ? 'x.day' : 'NULL::date';
+  // A lead has a deal / a sale when one of its linked deals' stages exists / is won now.
   const ctes = `first_open AS (
       SELECT pipeline_id, min(sort) AS sort FROM stages WHERE semantic = 'open' GROUP BY pipeline_id
     ),
+    rc AS MATERIALIZED (
+      SELECT x.manager_id, x.source_id, x.pipeline_id, x.stage_id, x.utm_campaign, x.city, x.deal_stages,
+             ${dayKept} AS day, sum(x.leads) AS leads, sum(x.closed_leads) AS closed_leads,
+             sum(x.closed_seconds) AS closed_seconds
+        FROM ${cohortRows} x GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ),
+    arr AS MATERIALIZED (
+      SELECT a.deal_stages,
+             EXISTS (SELECT 1 FROM unnest(a.deal_stages) u(id) JOIN stages ds ON ds.id = u.id) AS has_deal,
+             EXISTS (SELECT 1 FROM unnest(a.deal_stages) u(id) JOIN stages ds ON ds.id = u.id
+                      WHERE ds.semantic = 'won') AS has_sale
+        FROM (SELECT DISTINCT deal_stages FROM rc) a
+    ),
     base AS MATERIALIZED (
       SELECT s.semantic, coalesce(s.semantic = 'open' AND s.sort = fo.sort, false) AS is_new,
-             l.created_at, l.closed_at, dl.has_deal, dl.has_sale, dl.sale_amount,
-             ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel
-        FROM leads l
-        JOIN stages s ON s.id = l.stage_id
+             rc.leads, rc.closed_leads, rc.closed_seconds, arr.has_deal, arr.has_sale, 0::numeric AS sale_amount,
+             ${gc ? gc.key : 'NULL::text'} AS gkey, ${gc ? gc.label : 'NULL::text'} AS glabel
+        FROM rc
+        JOIN stages s ON s.id = rc.stage_id
         LEFT JOIN first_open fo ON fo.pipeline_id = s.pipeline_id
-        CROSS JOIN LATERAL (
-          SELECT count(*) > 0 AS has_deal,
-                 count(*) FILTER (WHERE ds.semantic = 'won') > 0 AS has_sale,
-                 coalesce(sum(d.amount) FILTER (WHERE ds.semantic = 'won'), 0) AS sale_amount
-            FROM deals d JOIN stages ds ON ds.id = d.stage_id
-           WHERE d.id = l.deal_id OR d.lead_id = l.id
-        ) dl
-        ${g ? g.joins : ''}
-       WHERE ${cohortWhere(p, filters, period)}
+        JOIN arr ON arr.deal_stages = rc.deal_stages
+        ${gc ? gc.joins : ''}
+      UNION ALL
+      SELECT NULL, false, 0, 0, 0, false, false, sl.amount,
+             ${gs ? gs.key : 'NULL::text'}, ${gs ? gs.label : 'NULL::text'}
+        FROM (
+          SELECT x.manager_id, x.source_id, x.pipeline_id, x.utm_campaign, x.city, x.stage_id, x.deal_stage_id,
+                 ${dayKept} AS day, sum(x.amount) AS amount
+            FROM ${saleRows} x GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+        ) sl
+        JOIN stages s ON s.id = sl.stage_id
+        JOIN stages ds ON ds.id = sl.deal_stage_id AND ds.semantic = 'won'
+        ${gs ? gs.joins : ''}
     )`;
-  const aggregates = `count(*) AS received,
-      count(*) FILTER (WHERE is_new) AS new,
-      count(*) FILTER (WHERE semantic = 'open' AND NOT is_new) AS in_work,
-      count(*) FILTER (WHERE semantic = 'won') AS qualified,
-      count(*) FILTER (WHERE semantic = 'lost') AS junk,
-      count(*) FILTER (WHERE has_deal) AS with_deal,
-      count(*) FILTER (WHERE has_sale) AS with_sale,
+  const closed = `semantic IN ('won', 'lost')`;
+  const aggregates = `coalesce(sum(leads), 0) AS received,
+      coalesce(sum(leads) FILTER (WHERE is_new), 0) AS new,
+      coalesce(sum(leads) FILTER (WHERE semantic = 'open' AND NOT is_new), 0) AS in_work,
+      coalesce(sum(leads) FILTER (WHERE semantic = 'won'), 0) AS qualified,
+      coalesce(sum(leads) FILTER (WHERE semantic = 'lost'), 0) AS junk,
+      coalesce(sum(leads) FILTER (WHERE has_deal), 0) AS with_deal,
+      coalesce(sum(leads) FILTER (WHERE has_sale), 0) AS with_sale,
       coalesce(sum(sale_amount), 0) AS sales_amount,
-      avg(extract(epoch FROM closed_at - created_at) / 86400)
-        FILTER (WHERE semantic IN ('won', 'lost') AND closed_at IS NOT NULL) AS avg_processing_days`;
-  const { total, groups } = await runGrouped(ctx, p, ctes, aggregates, g !== null);
+      sum(closed_seconds) FILTER (WHERE ${closed})
+        / nullif(sum(closed_leads) FILTER (WHERE ${closed}), 0) / 86400 AS avg_processing_days`;
+  const { total, groups } = await runGrouped(ctx, p, ctes, aggregates, gc !== null);
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures: leadFigures(total) };
   if (input.group_by) {
     body.groups = buildGroups(input.group_by, groups, leadFigures, 'received', ctx, period);
@@ -664,6 +823,42 @@ export async function leadStats(ctx: MetricContext, input: ToolInput): Promise<E
   notes.push('Лиды, созданные в периоде; их статус и сделки — на текущий момент.');
   body.notes = notes;
   return envelope('lead_stats', period, filters, body);
+}
+
+/** stageReach (above) for leads, from lead_reach_rollup and lead_cohort_rollup. */
+async function leadReachFromRollup(
+  ctx: MetricContext,
+  cube: LeadCube,
+  pipelineId: string,
+  filters: ResolvedFilters,
+  period: ResolvedPeriod,
+): Promise<{ cohort: number; stages: StageReachRow[] }> {
+  const p = new Params();
+  const pid = p.add(pipelineId);
+  const where = () =>
+    `AND x.pipeline_id = ${pid}${recordFilterSql(p, filters, 'lead', 'x', { pipelines: false })}`;
+  const reach = rollupRowsSql('lead_reach_rollup', cube, period, false, p, where());
+  const cohortRows = rollupRowsSql('lead_cohort_rollup', cube, period, false, p, where());
+  const rows = await ctx.db.query(
+    `WITH counts AS (SELECT stage_id, sum(leads) AS reached FROM ${reach} r GROUP BY stage_id)
+     SELECT s.id, s.name, s.sort, s.semantic, coalesce(k.reached, 0) AS reached,
+            (SELECT coalesce(sum(leads), 0) FROM ${cohortRows} c) AS cohort
+       FROM stages s LEFT JOIN counts k ON k.stage_id = s.id
+      WHERE s.pipeline_id = ${pid}
+      ORDER BY s.sort, s.id`,
+    p.values,
+  );
+  const cohort = num(rows[0]?.cohort) ?? 0;
+  return {
+    cohort,
+    stages: rows.map((r) => ({
+      id: String(r.id),
+      name: String(r.name),
+      sort: Number(r.sort),
+      semantic: r.semantic as StageReachRow['semantic'],
+      reached: num(r.reached) ?? 0,
+    })),
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -676,8 +871,19 @@ export async function leadStageReach(ctx: MetricContext, input: ToolInput): Prom
   const period = periodOf(ctx, input, 'this_month');
   if (!input.period) notes.push('Период не указан — взят текущий месяц.');
   const filters = dropChannelFilter(await resolveFilters(ctx.db, ctx.caller, input.filters), notes);
-  const pipeline = await choosePipeline(ctx, 'lead', filters, period, notes);
-  const { cohort, stages } = await stageReach(ctx, 'lead', pipeline.id, filters, period);
+  await leadRollupsReady(ctx);
+  const cube = leadCube(filters, undefined);
+  const pipeline = await choosePipeline(ctx, 'lead', filters, period, notes, async (ids) => {
+    const p = new Params();
+    const rows = await ctx.db.query<{ pipeline_id: string; n: number }>(
+      `SELECT x.pipeline_id, sum(x.leads) AS n
+         FROM ${rollupRowsSql('lead_cohort_rollup', cube, period, false, p, `AND x.pipeline_id = ANY(${p.add(ids)}::text[])${recordFilterSql(p, filters, 'lead', 'x', { pipelines: false })}`)} x
+        GROUP BY 1`,
+      p.values,
+    );
+    return new Map(rows.map((r) => [r.pipeline_id, Number(r.n)]));
+  });
+  const { cohort, stages } = await leadReachFromRollup(ctx, cube, pipeline.id, filters, period);
   const groups = stages.map((s) => ({
     key: s.id,
     label: s.name,

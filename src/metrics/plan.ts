@@ -425,19 +425,26 @@ export async function planProgress(ctx: MetricContext, input: ToolInput): Promis
         WHERE month = ANY($1::text[]) AND metric = $2`,
       [months, metric],
     ),
+    // Each deal falls in the month whose local start it follows: a bucket over
+    // the months' start instants, cheaper than a time-zone conversion per deal.
     ctx.db.query<{
-      month: string;
+      bucket: number;
       manager_id: string | null;
       pipeline_id: string;
       won: number;
       won_amount: number;
     }>(
-      `SELECT to_char(d.closed_at AT TIME ZONE $1, 'YYYY-MM') AS month, d.manager_id, d.pipeline_id,
+      `SELECT width_bucket(d.closed_at, $1::timestamptz[]) AS bucket, d.manager_id, d.pipeline_id,
               count(*)::int8 AS won, coalesce(sum(d.amount), 0)::numeric AS won_amount
-         FROM deals d JOIN stages s ON s.id = d.stage_id
-        WHERE s.semantic = 'won' AND d.closed_at >= $2::timestamptz AND d.closed_at < $3::timestamptz
+         FROM deals d
+        WHERE d.stage_id = ANY(ARRAY(SELECT s.id FROM stages s WHERE s.semantic = 'won'))
+          AND d.closed_at >= $2::timestamptz AND d.closed_at < $3::timestamptz
         GROUP BY 1, 2, 3`,
-      [ctx.tz, startOfLocalDay(wholeFrom, ctx.tz), startOfLocalDay(`${nextMonth(last)}-01`, ctx.tz)],
+      [
+        months.map((m) => startOfLocalDay(`${m}-01`, ctx.tz).toISOString()),
+        startOfLocalDay(wholeFrom, ctx.tz),
+        startOfLocalDay(`${nextMonth(last)}-01`, ctx.tz),
+      ],
     ),
   ]);
   const pipelineIds = filters.pipelineIds;
@@ -451,7 +458,7 @@ export async function planProgress(ctx: MetricContext, input: ToolInput): Promis
     }))
     .filter((r) => (pipelineIds ? r.pipelineId !== null && pipelineIds.includes(r.pipelineId) : true));
   const facts: FactRow[] = factRows.map((f) => ({
-    month: f.month,
+    month: months[(num(f.bucket) ?? 1) - 1] as string,
     managerId: f.manager_id,
     pipelineId: f.pipeline_id,
     won: num(f.won) ?? 0,

@@ -113,14 +113,16 @@ function baseCte(p: Params, f: ResolvedFilters, period: ResolvedPeriod): string 
   where += anyOf(p, source, f.sourceIds);
   where += anyOf(p, 'COALESCE(l.pipeline_id, d.pipeline_id)', f.pipelineIds);
   where += anyOf(p, 'l.utm_campaign', f.campaigns);
+  // Driven by the breakdowns, not by the calls: analyzed calls are a tiny share of
+  // a period's calls, and a per-call lookup of its breakdown visits them all.
   return `base AS (
     SELECT c.id, c.manager_id, c.started_at, c.client_phone, ${source} AS source_id,
            a.breakdown AS b, a.readiness, a.churn_risk, a.analyzer
-      FROM calls c
-      JOIN LATERAL (
-        SELECT x.breakdown, x.readiness, x.churn_risk, x.analyzer FROM call_analyses x
-         WHERE x.call_id = c.id ORDER BY x.created_at DESC, x.id DESC LIMIT 1
-      ) a ON true
+      FROM (
+        SELECT DISTINCT ON (x.call_id) x.call_id, x.breakdown, x.readiness, x.churn_risk, x.analyzer
+          FROM call_analyses x ORDER BY x.call_id, x.created_at DESC, x.id DESC
+      ) a
+      JOIN calls c ON c.id = a.call_id
       LEFT JOIN leads l ON c.entity = 'lead' AND l.id = c.entity_id
       LEFT JOIN deals d ON c.entity = 'deal' AND d.id = c.entity_id
       LEFT JOIN phone_lines pl ON pl.number = c.line_number

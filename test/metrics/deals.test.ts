@@ -373,6 +373,14 @@ describe.each(drivers)('deal metrics on %s', (driver) => {
       expect(env.items?.map((i) => i.id)).toEqual(['DI', 'DJ', 'DB', 'DP', 'DS1']);
     });
 
+    it('lists the largest deals first when the list is cut, counting them all', async () => {
+      // DI 50k, then DJ and DB at 30k — the earlier-created DJ first.
+      const env = await run('deals_without_tasks', { limit: 2 });
+      expect(env.figures).toEqual({ deals_without_tasks: 5, amount: 135000, open: 7 });
+      expect(env.items?.map((i) => i.id)).toEqual(['DI', 'DJ']);
+      expect(env.notes).toContain('В списке 2 из 5 — самые крупные по сумме.');
+    });
+
     it('gives manager, head and admin their own share', async () => {
       // M1: DI, DS1 of its 2 open. Head: + DB, DP (M2) of 6 open (DI, DS1, DB, DK, DN, DP).
       expect((await run('deals_without_tasks', {}, MANAGER)).figures).toEqual({
@@ -404,6 +412,14 @@ describe.each(drivers)('deal metrics on %s', (driver) => {
       expect(env.items?.find((i) => i.id === 'DC')?.manager).toBe('Без менеджера');
       const mine = await run('list_records', { which: 'deals', status: 'won' }, MANAGER);
       expect(mine.items?.map((i) => i.id)).toEqual(['DD', 'DE']);
+    });
+
+    it('counts every won deal while listing only the newest closes', async () => {
+      // Won in April, newest close first: DD, DC, DE, DA (250 000); a page of 2 keeps the order and the totals.
+      const env = await run('list_records', { which: 'deals', status: 'won', limit: 2 });
+      expect(env.figures).toEqual({ total: 4, amount: 250000 });
+      expect(env.items?.map((i) => i.id)).toEqual(['DD', 'DC']);
+      expect(env.notes).toContain('Показаны 2 из 4.');
     });
 
     it('lists lost deals with their reason', async () => {

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { refreshLeadRollups } from './leads.ts';
 
 /*
  * Pre-aggregated tables for the metric tools on large data (schema.ts,
@@ -39,6 +40,8 @@ export async function refreshRollups(db: Queryable, tz?: string): Promise<void> 
       // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
       await q.query(`SELECT set_config('work_mem', '256MB', true)`);
       for (const f of FAMILIES) await f.refresh(q, zone);
+      // The lead cohorts keep their own marks and zone (lead_rollup_dirty / lead_rollup_state).
+      await refreshLeadRollups(q, zone);
     };
     if (canTransact(db)) await db.transaction(all);
     else await all(db);
