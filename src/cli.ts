@@ -103,6 +103,7 @@ async function runImport(
       dir,
       rejectsFile,
       logger: app.logger,
+      tz: app.config.companyTz,
       onProgress: (d, t) => {
         if (t > 20e6) bar.update(d, t);
       },
@@ -125,6 +126,7 @@ async function ensureDemoData(app: App, logger: Logger): Promise<boolean> {
       dir,
       rejectsFile: path.join(app.config.home, 'demo-rejects.jsonl'),
       logger,
+      tz: app.config.companyTz,
     });
     if (report.rejected > 0) {
       logger.error(

@@ -40,6 +40,8 @@ export interface Column {
   /** PostgreSQL type for the unnest array cast. */
   type: 'text' | 'timestamptz' | 'integer' | 'numeric' | 'double precision' | 'boolean' | 'jsonb' | 'text[]';
   value: (rec: Rec) => unknown;
+  /** The record field the value is, as is (null when absent); undefined when `value` computes it. */
+  field?: string;
 }
 
 export interface Reference {
@@ -73,11 +75,9 @@ const byEntity = (rec: Rec): RefTarget | null =>
   rec.entity ? (polymorphic[rec.entity as string] ?? null) : null;
 
 const v = (field: string) => (rec: Rec) => rec[field] ?? null;
-const col = (name: string, type: Column['type'], value: Column['value'] = v(name)): Column => ({
-  name,
-  type,
-  value,
-});
+/** A column: a record field as is (`field`, default the column's name) or computed from the record. */
+const col = (name: string, type: Column['type'], value: Column['value'] | string = name): Column =>
+  typeof value === 'string' ? { name, type, value: v(value), field: value } : { name, type, value };
 
 function spec(
   name: EntityName,
@@ -137,8 +137,8 @@ export const entitySpecs: Record<EntityName, EntitySpec> = {
       col('sort', 'integer'),
       col('semantic', 'text'),
       col('probability', 'double precision'),
-      col('imported_semantic', 'text', v('semantic')),
-      col('imported_probability', 'double precision', v('probability')),
+      col('imported_semantic', 'text', 'semantic'),
+      col('imported_probability', 'double precision', 'probability'),
     ],
     [{ field: 'pipeline_id', target: 'pipelines' }],
     {

@@ -62,9 +62,86 @@ export function compileValidator(
   }
 }
 
-/** The import's validator of one entity's records: the record timestamps skip `Date#toISOString`. */
+/**
+ * A record timestamp decided without its refinement's regular expression and
+ * without Date: every string `isoTimestamp` reads also passes the refinement,
+ * and Date reads it the same; anything else is left to zod.
+ */
+const recordTimestamp: Compiled = (v) => {
+  if (typeof v !== 'string') return UNDECIDED;
+  return isoTimestamp(v) ?? UNDECIDED;
+};
+
+/** The import's validator of one entity's records (record timestamps: see `recordTimestamp`). */
 export function recordValidator(spec: EntitySpec): Compiled | undefined {
-  return compileValidator(spec.schema, new Map([[timestamp, (v: unknown) => isoTimestamp(v as string)]]));
+  return compileValidator(spec.schema);
+}
+
+/** A record as the import reads it: the schema's fields (absent ones undefined) and `extra`. */
+export type ReadRecord = Record<string, unknown>;
+export type RecordReader = (input: Record<string, unknown>) => ReadRecord | typeof UNDECIDED;
+
+/**
+ * The import's reader of one entity's JSON objects: what the importer makes
+ * of zod's output — the same field values, the fields outside the format
+ * gathered in `extra` (null when there are none) — or UNDECIDED. Every
+ * record comes out in one shape (each field of the schema, in schema order,
+ * undefined when absent, then `extra`), built by straight-line code made for
+ * the entity: millions of records then cost a few monomorphic property reads
+ * each instead of a walk over arrays of checks.
+ */
+export function recordReader(spec: EntitySpec): RecordReader | undefined {
+  const def = (spec.schema as unknown as ZodLike)._zod.def;
+  if (def.type !== 'object' || (def.checks?.length ?? 0) > 0) return undefined;
+  const catchallType = def.catchall?._zod.def.type;
+  if (catchallType !== 'unknown' && catchallType !== 'any') return undefined;
+  const shape = def.shape ?? {};
+  const keys = Object.keys(shape);
+  if (keys.includes('__proto__') || keys.includes('extra')) return undefined;
+  const subs: Substitutes = new Map();
+  const checks: Compiled[] = [];
+  const body: string[] = ['let v;'];
+  try {
+    keys.forEach((k, i) => {
+      const el = shape[k]!;
+      const optin = el._zod.optin;
+      const optout = el._zod.optout;
+      if (!(optin === undefined || (optin === 'optional' && optout === 'optional'))) {
+        throw new Unsupported(`optionality ${optin}/${optout}`);
+      }
+      checks.push(build(el, subs));
+      const key = JSON.stringify(k);
+      // An absent optional field stays undefined; a present one (even undefined) goes through its check, as in zod.
+      body.push(
+        `let f${i};`,
+        `v = src[${key}];`,
+        `if (v === undefined && !(${key} in src)) { ${optin === 'optional' ? '' : 'return U;'} }`,
+        `else { f${i} = c${i}(v); if (f${i} === U) return U; }`,
+      );
+    });
+  } catch {
+    return undefined;
+  }
+  body.push(
+    'let extra = null;',
+    'for (const k in src) {',
+    '  if (k === "__proto__" || known.has(k)) continue;',
+    '  if (extra === null) extra = {};',
+    '  extra[k] = src[k];',
+    '}',
+    `return { ${keys.map((k, i) => `${JSON.stringify(k)}: f${i}`).join(', ')}, extra };`,
+  );
+  const source = [
+    ...checks.map((_, i) => `const c${i} = checks[${i}];`),
+    `return function read(src) {\n${body.join('\n')}\n};`,
+  ].join('\n');
+  // Generated once per entity from the schema's own field names (JSON-quoted), never from input.
+  const make = new Function('U', 'checks', 'known', source) as (
+    u: typeof UNDECIDED,
+    c: Compiled[],
+    known: Set<string>,
+  ) => RecordReader;
+  return make(UNDECIDED, checks, spec.known);
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -136,6 +213,12 @@ export function isoTimestamp(s: string): string | undefined {
     if (oh < 0 || oh > 23 || om < 0 || om > 59) return undefined;
     offsetMin = (z === 43 ? 1 : -1) * (oh * 60 + om);
   } else return undefined;
+  // Most moments stay on their local date in UTC: only the hour and minute change.
+  const utcMinute = h * 60 + mi - offsetMin;
+  if (utcMinute >= 0 && utcMinute < 1440) {
+    const uh = Math.floor(utcMinute / 60);
+    return `${s.slice(0, 11)}${pad2(uh)}:${pad2(utcMinute - uh * 60)}:${s.slice(17, 19)}.${pad3(ms)}Z`;
+  }
   const t = Date.UTC(y, mo - 1, d, h, mi, se, ms) - offsetMin * 60_000;
   // Civil date of the UTC day (days-from-civil inverse, proleptic Gregorian).
   const days = Math.floor(t / 86_400_000);
@@ -163,6 +246,7 @@ export function isoTimestamp(s: string): string | undefined {
 class Unsupported extends Error {}
 
 function build(s: ZodLike, subs: Substitutes): Compiled {
+  if (s === (timestamp as unknown)) return recordTimestamp;
   const def = s._zod.def;
   if (def.coerce) throw new Unsupported('coerce');
   switch (def.type) {

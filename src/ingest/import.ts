@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db, Queryable } from '../db/client.ts';
 import { refreshLastActivity } from '../db/last-activity.ts';
+import { refreshRollups } from '../db/rollups/index.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import {
@@ -13,10 +14,10 @@ import {
   type RefTarget,
   referenceableEntities,
 } from './entities.ts';
-import { type Compiled, recordValidator, UNDECIDED } from './fast-validate.ts';
+import { type RecordReader, recordReader, UNDECIDED } from './fast-validate.ts';
 import { IdTable } from './id-table.ts';
 import { KeyTable } from './key-table.ts';
-import { readLines } from './lines.ts';
+import { readLineBlocks, readLines } from './lines.ts';
 import { type BatchResult, copyLine, openBulkWriter } from './upsert.ts';
 
 /** One rejected record: where it was, why, and the record itself (IMPORT_FORMAT.md "Rules"). */
@@ -58,6 +59,8 @@ export interface ImportOptions {
   batchSize?: number;
   /** On PostgreSQL, a file at least this big going into an empty table is bulk-loaded (see `BulkWriter.begin`); default 8 MiB. */
   bulkLoadBytes?: number;
+  /** Company time zone the metric rollups are kept in (COMPANY_TZ); default: the zone they were built in. */
+  tz?: string;
 }
 
 type Rec = Record<string, unknown>;
@@ -66,26 +69,44 @@ type Validated =
   | { ok: false; reason: string; key?: string };
 
 const FIRST_REJECTS = 100;
+/** Batches handed to the writer before the importer waits for the oldest. */
+const BATCHES_IN_FLIGHT = 4;
 /** Lines validated and checked together (one lookup of unknown references per chunk). */
 const CHUNK = 1000;
 
 /** A batch being gathered: COPY lines (a later line of a key replaces the earlier one), deletions. */
 interface Batch {
   lines: Array<string | undefined>;
-  lineAt: Map<string, number>;
+  /** The key of each line. */
+  keys: string[];
+  /**
+   * Key → index in `lines`, made when a key of the file comes again (most
+   * batches never need it), then kept up to date for the rest of the batch.
+   */
+  lineAt: Map<string, number> | undefined;
   deletes: Set<string>;
   /** Some key of the batch may already be in the table from earlier in this import. */
   mayConflict: boolean;
 }
 
 function newBatch(): Batch {
-  return { lines: [], lineAt: new Map(), deletes: new Set(), mayConflict: false };
+  return { lines: [], keys: [], lineAt: undefined, deletes: new Set(), mayConflict: false };
 }
 
-const compiled = new Map<EntityName, Compiled | undefined>();
-function compiledFor(spec: EntitySpec): Compiled | undefined {
-  if (!compiled.has(spec.name)) compiled.set(spec.name, recordValidator(spec));
-  return compiled.get(spec.name);
+/** Where the batch holds a line of `key`, if it does. */
+function lineOfKey(batch: Batch, key: string): number | undefined {
+  if (!batch.lineAt) {
+    batch.lineAt = new Map();
+    for (let i = 0; i < batch.keys.length; i++)
+      if (batch.lines[i] !== undefined) batch.lineAt.set(batch.keys[i]!, i);
+  }
+  return batch.lineAt.get(key);
+}
+
+const readers = new Map<EntityName, RecordReader | undefined>();
+function readerFor(spec: EntitySpec): RecordReader | undefined {
+  if (!readers.has(spec.name)) readers.set(spec.name, recordReader(spec));
+  return readers.get(spec.name);
 }
 
 /** Parses and validates one JSONL line into a normalized record. */
@@ -103,25 +124,22 @@ function validateLine(spec: EntitySpec, line: string): Validated & { raw?: unkno
   // A deletion needs only the record's id: `{"id": "D1", "deleted": true}`.
   if ((raw as Rec).deleted === true && rawKey)
     return { ok: true, rec: raw as Rec, key: rawKey, deleted: true, raw };
-  // The compiled validator answers for almost every line; zod decides (and words the reason) for the rest.
-  const fast = compiledFor(spec)?.(raw);
-  let rec: Rec;
-  if (fast !== undefined && fast !== UNDECIDED) {
-    rec = fast as Rec;
-  } else {
-    const parsed = spec.schema.safeParse(raw);
-    if (!parsed.success) {
-      const reason = parsed.error.issues
-        .map((i) => {
-          const field = i.path.join('.') || '(record)';
-          const missing = i.code === 'invalid_type' && (raw as Rec)[String(i.path[0])] === undefined;
-          return missing ? `missing required field ${field}` : `${field}: ${i.message}`;
-        })
-        .join('; ');
-      return { ok: false, reason, raw, ...(rawKey ? { key: rawKey } : {}) };
-    }
-    rec = parsed.data;
+  // The compiled reader answers for almost every line; zod decides (and words the reason) for the rest.
+  const fast = readerFor(spec)?.(raw as Rec);
+  if (fast !== undefined && fast !== UNDECIDED)
+    return { ok: true, rec: fast, key: spec.key(fast), deleted: fast.deleted === true, raw };
+  const parsed = spec.schema.safeParse(raw);
+  if (!parsed.success) {
+    const reason = parsed.error.issues
+      .map((i) => {
+        const field = i.path.join('.') || '(record)';
+        const missing = i.code === 'invalid_type' && (raw as Rec)[String(i.path[0])] === undefined;
+        return missing ? `missing required field ${field}` : `${field}: ${i.message}`;
+      })
+      .join('; ');
+    return { ok: false, reason, raw, ...(rawKey ? { key: rawKey } : {}) };
   }
+  const rec: Rec = parsed.data;
   let extra: Rec | null = null;
   for (const k in rec) {
     if (!spec.known.has(k)) {
@@ -323,6 +341,8 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
   const batchSize = opts.batchSize ?? (db.kind === 'postgres' ? 20_000 : 10_000);
   const writer = openBulkWriter(db, opts.bulkLoadBytes);
   const written = new Map<EntityName, number>();
+  /** Referenceable tables bulk-loaded by this import. */
+  const freshTargets = new Set<RefTarget>();
   try {
     for (const entity of entityNames) {
       const file = files.get(entity);
@@ -338,6 +358,7 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       const tEntity = performance.now();
       const tracksActivity = activityEntities.has(entity);
       const fresh = await writer.begin(spec, fs.statSync(file).size);
+      if (fresh && isRef) freshTargets.add(entity as RefTarget);
 
       // Lines are handled a small chunk at a time, in line order: references to
       // ids outside the import are looked up for the whole chunk at once, and
@@ -346,7 +367,8 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
       // written while the next one is parsed.
       let chunk: Array<{ v: Validated & { ok: true; raw?: unknown }; lineNo: number } | Reject> = [];
       let batch = newBatch();
-      let inflight: Promise<unknown> = Promise.resolve();
+      /** Batches given to the writer and not yet done, oldest first. */
+      const inflight: Array<Promise<unknown>> = [];
       const flush = async () => {
         const { lines, deletes, mayConflict } = batch;
         batch = newBatch();
@@ -354,8 +376,9 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
         const dels = [...deletes];
         if (rows.length === 0 && dels.length === 0) return;
         written.set(entity, (written.get(entity) ?? 0) + rows.length + dels.length);
-        // One batch in flight at a time: memory stays flat however fast the files are read.
-        await inflight;
+        // A bulk load keeps a few batches in flight: parsing goes on while the server builds the
+        // last file's indexes. Memory stays flat however fast the files are read.
+        while (inflight.length >= (fresh ? BATCHES_IN_FLIGHT : 1)) await inflight.shift();
         const p = writer.write(spec, rows, dels, mayConflict);
         p.then(
           (r: BatchResult) => {
@@ -366,55 +389,80 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
           },
           () => {},
         );
-        inflight = p;
+        inflight.push(p);
         opts.onProgress?.(bytesDone, bytesTotal);
       };
       const handleChunk = async () => {
         const items = chunk;
         chunk = [];
-        if (!isRef && spec.references.length > 0)
-          await confirmInDb(writer, ids, unknownRefs(spec, items, ids));
+        // The first reference of each record that does not resolve from what is known: most
+        // records have none. Only those that have one are looked up in the database, then judged again.
+        let dangling: Array<string | undefined> | undefined;
+        if (!isRef && spec.references.length > 0) {
+          let suspects: Array<{ v: Validated & { ok: true } }> | undefined;
+          for (let i = 0; i < items.length; i++) {
+            const item = items[i]!;
+            if (!('v' in item) || item.v.deleted) continue;
+            const bad = firstDanglingRef(spec, item.v.rec, ids);
+            if (bad === undefined) continue;
+            dangling ??= new Array<string | undefined>(items.length);
+            dangling[i] = bad;
+            suspects ??= [];
+            suspects.push(item);
+          }
+          if (suspects) {
+            await confirmInDb(writer, ids, unknownRefs(spec, suspects, ids), freshTargets);
+            for (let i = 0; i < items.length; i++) {
+              const item = items[i]!;
+              if (dangling![i] !== undefined && 'v' in item)
+                dangling![i] = firstDanglingRef(spec, item.v.rec, ids);
+            }
+          }
+        }
+        const noting = tracksActivity && !touched.all;
         const upserted: Rec[] = [];
         const deleted: string[] = [];
-        for (const item of items) {
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!;
           if (!('v' in item)) {
             reject(item, entity);
             continue;
           }
           const { v, lineNo } = item;
+          // Only a key that came before in the file can be in the batch already.
+          let again = false;
           if (!isRef) {
-            const prevLine = seen!.get(v.key);
+            const prevLine = seen!.swap(v.key, lineNo);
             if (prevLine !== undefined) {
               laterDuplicates.add(prevLine);
               batch.mayConflict = true;
+              again = true;
             }
-            seen!.set(v.key, lineNo);
-            if (!v.deleted) {
-              const bad = firstDanglingRef(spec, v.rec, ids);
-              if (bad) {
-                reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
-                continue;
-              }
+            const bad = dangling?.[i];
+            if (bad !== undefined) {
+              reject({ file: fileName, line: lineNo, reason: bad, record: v.raw }, entity);
+              continue;
             }
           }
           // The later line of a key wins, also within one batch.
-          const at = batch.lineAt.get(v.key);
+          const at = again ? lineOfKey(batch, v.key) : undefined;
           if (v.deleted) {
             if (at !== undefined) {
               batch.lines[at] = undefined;
-              batch.lineAt.delete(v.key);
+              batch.lineAt!.delete(v.key);
             }
             batch.deletes.add(v.key);
-            if (tracksActivity) deleted.push(v.key);
+            if (noting) deleted.push(v.key);
           } else {
-            batch.deletes.delete(v.key);
+            if (again) batch.deletes.delete(v.key);
             const line = copyLine(spec, v.rec);
             if (at !== undefined) batch.lines[at] = line;
             else {
-              batch.lineAt.set(v.key, batch.lines.length);
+              batch.lineAt?.set(v.key, batch.lines.length);
               batch.lines.push(line);
+              batch.keys.push(v.key);
             }
-            if (tracksActivity) upserted.push(v.rec);
+            if (noting) upserted.push(v.rec);
           }
         }
         if (tracksActivity && !touched.all)
@@ -422,28 +470,33 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
         if (batch.lines.length + batch.deletes.size >= batchSize) await flush();
       };
 
-      for await (const { line, lineNo, bytes } of readLines(file)) {
-        bytesDone += bytes;
-        if (line.trim() === '') continue;
-        report.rows++;
-        const v = validateLine(spec, line);
-        if (!v.ok) {
-          chunk.push({ file: fileName, line: lineNo, reason: v.reason, record: v.raw ?? line });
-        } else if (st) {
-          const w = st.winner.get(v.key);
-          if (w === undefined || w >>> 1 !== lineNo) {
-            if (dupLines?.has(lineNo))
-              chunk.push({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw });
-          } else if (!v.deleted && st.invalid.has(v.key)) {
-            const reason = danglingReason.get(`${entity}|${v.key}`) ?? 'dangling reference';
-            chunk.push({ file: fileName, line: lineNo, reason, record: v.raw });
+      for await (const block of readLineBlocks(file)) {
+        bytesDone += block.bytes;
+        const { lines, firstLineNo } = block;
+        for (let i = 0; i < lines.length; i++) {
+          const line = lines[i]!;
+          const lineNo = firstLineNo + i;
+          if (line.trim() === '') continue;
+          report.rows++;
+          const v = validateLine(spec, line);
+          if (!v.ok) {
+            chunk.push({ file: fileName, line: lineNo, reason: v.reason, record: v.raw ?? line });
+          } else if (st) {
+            const w = st.winner.get(v.key);
+            if (w === undefined || w >>> 1 !== lineNo) {
+              if (dupLines?.has(lineNo))
+                chunk.push({ file: fileName, line: lineNo, reason: 'duplicate id', record: v.raw });
+            } else if (!v.deleted && st.invalid.has(v.key)) {
+              const reason = danglingReason.get(`${entity}|${v.key}`) ?? 'dangling reference';
+              chunk.push({ file: fileName, line: lineNo, reason, record: v.raw });
+            } else chunk.push({ v, lineNo });
           } else chunk.push({ v, lineNo });
-        } else chunk.push({ v, lineNo });
-        if (chunk.length >= CHUNK) await handleChunk();
+          if (chunk.length >= CHUNK) await handleChunk();
+        }
       }
       await handleChunk();
       await flush();
-      await inflight;
+      for (const p of inflight.splice(0)) await p;
       await writer.end(spec);
       opts.onProgress?.(bytesDone, bytesTotal);
       if (laterDuplicates.size > 0) {
@@ -476,6 +529,9 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
   } finally {
     await writer.close();
   }
+  const tRollups = performance.now();
+  await refreshRollups(db, opts.tz);
+  logger.debug({ ms: Math.round(performance.now() - tRollups) }, 'rollups refreshed');
   if (rejectStream) await new Promise<void>((resolve) => rejectStream!.end(resolve));
   report.ms = performance.now() - t0;
   report.rowsPerSec = report.rows / Math.max(report.ms / 1000, 1e-3);
@@ -511,38 +567,42 @@ async function collectIds(
     const spec = entitySpecs[target];
     const st = ids.get(target)!;
     const repeated = new Set<number>();
-    for await (const { line, lineNo } of readLines(file)) {
-      if (line.trim() === '') continue;
-      const v = validateLine(spec, line);
-      if (!v.ok) {
-        if (v.key) {
-          st.rejected.add(v.key);
+    for await (const block of readLineBlocks(file)) {
+      for (let i = 0; i < block.lines.length; i++) {
+        const line = block.lines[i]!;
+        const lineNo = block.firstLineNo + i;
+        if (line.trim() === '') continue;
+        const v = validateLine(spec, line);
+        if (!v.ok) {
+          if (v.key) {
+            st.rejected.add(v.key);
+            anyGone = true;
+          }
+          continue;
+        }
+        const prev = st.winner.get(v.key);
+        if (prev !== undefined) {
+          repeated.add(prev >>> 1);
+          repeated.add(lineNo);
+        }
+        st.winner.set(v.key, lineNo * 2 + (v.deleted ? 1 : 0));
+        if (v.deleted) {
           anyGone = true;
+          continue;
         }
-        continue;
-      }
-      const prev = st.winner.get(v.key);
-      if (prev !== undefined) {
-        repeated.add(prev >>> 1);
-        repeated.add(lineNo);
-      }
-      st.winner.set(v.key, lineNo * 2 + (v.deleted ? 1 : 0));
-      if (v.deleted) {
-        anyGone = true;
-        continue;
-      }
-      for (const ref of spec.references) {
-        const value = v.rec[ref.field];
-        const t = refTargetOf(ref, v.rec);
-        if (typeof value !== 'string' || !t) continue;
-        const w = ids.get(t)!.winner.get(value);
-        if (w !== undefined && (w & 1) === 0) continue;
-        let set = deferred.get(t);
-        if (!set) {
-          set = new Set();
-          deferred.set(t, set);
+        for (const ref of spec.references) {
+          const value = v.rec[ref.field];
+          const t = refTargetOf(ref, v.rec);
+          if (typeof value !== 'string' || !t) continue;
+          const w = ids.get(t)!.winner.get(value);
+          if (w !== undefined && (w & 1) === 0) continue;
+          let set = deferred.get(t);
+          if (!set) {
+            set = new Set();
+            deferred.set(t, set);
+          }
+          set.add(value);
         }
-        set.add(value);
       }
     }
     if (repeated.size > 0) duplicateLines.set(target, await differingDuplicates(file, spec, repeated));
@@ -640,8 +700,17 @@ function unknownRefs(
   return out;
 }
 
-/** Looks up, in bulk, which referenced ids not in this import exist in the database. */
-async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: Iterable<[RefTarget, string]>) {
+/**
+ * Looks up, in bulk, which referenced ids not in this import exist in the
+ * database. A table bulk-loaded by this import (`fresh`: it was empty) holds
+ * only ids the import knows: none of the others is there.
+ */
+async function confirmInDb(
+  db: Queryable,
+  ids: Map<RefTarget, IdState>,
+  refs: Iterable<[RefTarget, string]>,
+  fresh: ReadonlySet<RefTarget> = new Set(),
+) {
   const unknown = new Map<RefTarget, Set<string>>();
   for (const [t, id] of refs) {
     if (!unknownId(ids.get(t)!, id)) continue;
@@ -654,6 +723,10 @@ async function confirmInDb(db: Queryable, ids: Map<RefTarget, IdState>, refs: It
   }
   for (const [t, set] of unknown) {
     const st = ids.get(t)!;
+    if (fresh.has(t)) {
+      for (const id of set) st.notInDb.add(id);
+      continue;
+    }
     const all = [...set];
     for (let i = 0; i < all.length; i += 10_000) {
       const chunk = all.slice(i, i + 10_000);

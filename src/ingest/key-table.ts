@@ -29,6 +29,27 @@ export class KeyTable {
     this.insert(hash53(key), line);
   }
 
+  /** `get` then `set`, hashing the key once. */
+  swap(key: string, line: number): number | undefined {
+    if ((this.size + 1) * 10 > this.keys.length * 7) this.grow();
+    const h = hash53(key);
+    const mask = this.keys.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const k = this.keys[i]!;
+      if (k === 0) {
+        this.keys[i] = h;
+        this.lines[i] = line;
+        this.size++;
+        return undefined;
+      }
+      if (k === h) {
+        const prev = this.lines[i];
+        this.lines[i] = line;
+        return prev;
+      }
+    }
+  }
+
   private insert(h: number, line: number): void {
     const mask = this.keys.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {

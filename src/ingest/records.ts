@@ -28,7 +28,12 @@ export const timestamp = z
  * is the Russian trunk prefix for +7.
  */
 export function normalizePhone(raw: string): string {
-  const digits = raw.replace(/\D+/g, '');
+  let plain = true;
+  for (let i = 0; i < raw.length && plain; i++) {
+    const c = raw.charCodeAt(i);
+    plain = c >= 48 && c <= 57;
+  }
+  const digits = plain ? raw : raw.replace(/\D+/g, '');
   return digits.length === 11 && digits.startsWith('8') ? `7${digits.slice(1)}` : digits;
 }
 

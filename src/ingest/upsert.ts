@@ -121,23 +121,52 @@ function encoderOf(type: Column['type']): Encoder {
   }
 }
 
-const encoders = new Map<string, { encode: Encoder[]; value: Array<Column['value']>; parts: string[] }>();
+/**
+ * One entity's COPY line maker, as straight-line code: each column read and
+ * encoded at a call site of its own (one shape, one encoder each), instead of
+ * a loop over arrays of closures that sees every shape and every encoder.
+ */
+function lineEncoder(spec: EntitySpec): (rec: Rec) => string {
+  const parts = spec.columns.map((c, i) => {
+    const value = c.field === undefined ? `values[${i}](rec)` : `rec[${JSON.stringify(c.field)}]`;
+    switch (c.type) {
+      case 'timestamptz':
+      case 'integer':
+      case 'numeric':
+      case 'double precision':
+        // Validated timestamps are ISO strings and numbers print plainly: nothing to escape.
+        return `((x = ${value}) === null || x === undefined ? '\\\\N' : String(x))`;
+      case 'text':
+        return `((x = ${value}) === null || x === undefined ? '\\\\N' : esc(String(x)))`;
+      default:
+        return `encode[${i}](${value})`;
+    }
+  });
+  // join makes one flat string: a batch keeps a string per row, not a tree of pieces for the collector.
+  const source = `const p = new Array(${parts.length});\nreturn function copyLine(rec) {\nlet x;\n${parts.map((e, i) => `p[${i}] = ${e};`).join('\n')}\nreturn p.join('\\t');\n};`;
+  // Generated once per entity from its own column list (JSON-quoted field names), never from input.
+  const make = new Function('values', 'encode', 'esc', source) as (
+    values: Array<Column['value']>,
+    encode: Encoder[],
+    esc: (s: string) => string,
+  ) => (rec: Rec) => string;
+  return make(
+    spec.columns.map((c) => c.value),
+    spec.columns.map((c) => encoderOf(c.type)),
+    copyEscape,
+  );
+}
+
+const encoders = new Map<string, (rec: Rec) => string>();
 
 /** One record as a line of COPY text (no newline): tab-separated columns in spec order. */
 export function copyLine(spec: EntitySpec, rec: Rec): string {
-  let e = encoders.get(spec.name);
-  if (!e) {
-    e = {
-      encode: spec.columns.map((c) => encoderOf(c.type)),
-      value: spec.columns.map((c) => c.value),
-      parts: new Array<string>(spec.columns.length),
-    };
-    encoders.set(spec.name, e);
+  let encode = encoders.get(spec.name);
+  if (!encode) {
+    encode = lineEncoder(spec);
+    encoders.set(spec.name, encode);
   }
-  const { encode, value, parts } = e;
-  for (let i = 0; i < parts.length; i++) parts[i] = encode[i]!(value[i]!(rec));
-  // join builds one flat string: the batch keeps a string per row, not a tree of pieces.
-  return parts.join('\t');
+  return encode(rec);
 }
 
 function stageTable(spec: EntitySpec): string {
@@ -182,9 +211,14 @@ export interface BatchResult extends WriteResult {
  *
  * Bulk load (PostgreSQL, a large file into an empty table): from the first
  * such table on, the rest of the import is one transaction. The table's
- * secondary indexes are dropped, its batches are copied straight into it (no
- * conflict is possible), and `finish` builds the indexes — after the import's
- * ANALYZE and last-activity refresh, so those do not maintain them either.
+ * secondary indexes and primary key are dropped, its batches are copied
+ * straight into it (no conflict is possible), and `end` builds them again —
+ * while the importer reads the next file — except for leads and deals:
+ * `finish` builds theirs after the import's ANALYZE and last-activity refresh,
+ * which rewrites every row of them. The key comes back early when a batch may
+ * conflict or deletes.
+ * Meanwhile the import never looks rows of the table up by key: everything in
+ * it came from this import.
  * A sort per index instead of millions of insertions: about twice as fast.
  * The tables stay locked until `finish`; any failure rolls the whole import
  * back, indexes included.
@@ -198,7 +232,7 @@ export interface BulkWriter extends Queryable {
    * this import.
    */
   write(spec: EntitySpec, lines: string[], deleteKeys: string[], mayConflict?: boolean): Promise<BatchResult>;
-  /** Ends an entity's batches. */
+  /** Ends an entity's batches (and builds a bulk-loaded table's keys and indexes, but for leads and deals). */
   end(spec: EntitySpec): Promise<void>;
   /** Builds the indexes of the bulk-loaded tables and commits. */
   finish(): Promise<void>;
@@ -293,14 +327,42 @@ function pgliteSession(db: Db): Session {
   };
 }
 
-/** Secondary (non-unique) indexes of a table with their definitions, to drop and build again. */
-async function secondaryIndexes(q: Queryable, table: string): Promise<Array<{ name: string; def: string }>> {
-  return q.query<{ name: string; def: string }>(
+/** An index or key the bulk load drops and builds again: how to drop it, how to build it. */
+interface Rebuilt {
+  drop: string;
+  build: string;
+  /** The table's primary key: conflicts and deletions by key need it back before they run. */
+  key: boolean;
+}
+
+/**
+ * What a bulk load takes off a table: its secondary (non-unique) indexes,
+ * and its primary key unless another table's foreign key needs it. Checking
+ * each copied row against a text key costs as much as the copy itself; one
+ * sort at the end costs a third of that.
+ */
+async function rebuiltIndexes(q: Queryable, table: string): Promise<Rebuilt[]> {
+  const keys = await q.query<{ name: string; def: string }>(
+    `SELECT c.conname AS name, pg_get_constraintdef(c.oid) AS def
+     FROM pg_constraint c
+     WHERE c.conrelid = $1::regclass AND c.contype = 'p'
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.confrelid = c.conrelid AND f.contype = 'f')`,
+    [table],
+  );
+  const indexes = await q.query<{ name: string; def: string }>(
     `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS def
      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
      WHERE x.indrelid = $1::regclass AND NOT x.indisunique AND NOT x.indisprimary`,
     [table],
   );
+  return [
+    ...keys.map((k) => ({
+      drop: `ALTER TABLE ${table} DROP CONSTRAINT ${k.name}`,
+      build: `ALTER TABLE ${table} ADD CONSTRAINT ${k.name} ${k.def}`,
+      key: true,
+    })),
+    ...indexes.map((ix) => ({ drop: `DROP INDEX ${ix.name}`, build: ix.def, key: false })),
+  ];
 }
 
 const columnList = (spec: EntitySpec) => spec.columns.map((c) => c.name).join(', ');
@@ -313,8 +375,8 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
   const staged = new Set<string>();
   /** The bulk load's transaction is open. */
   let inBulk = false;
-  /** Bulk-loaded entities, and the indexes to build at `finish`. */
-  const bulk = new Map<string, Array<{ name: string; def: string }>>();
+  /** Bulk-loaded entities, and the keys and indexes to build at `finish`. */
+  const bulk = new Map<string, Rebuilt[]>();
   let tail: Promise<unknown> = Promise.resolve();
   let failure: unknown;
 
@@ -374,7 +436,16 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
     dels: string[],
     mayConflict: boolean,
   ): Promise<BatchResult> {
-    if (bulk.has(spec.name) && !mayConflict) {
+    const dropped = bulk.get(spec.name);
+    if (dropped && (mayConflict || dels.length > 0)) {
+      // A conflict or a deletion finds rows by key: the primary key comes back now, not at `finish`.
+      for (const ix of dropped.filter((x) => x.key)) await s.q.query(ix.build);
+      bulk.set(
+        spec.name,
+        dropped.filter((x) => !x.key),
+      );
+    }
+    if (dropped && !mayConflict) {
       // The table was empty and no key of this batch came before: straight in.
       if (rowCount > 0) await s.copy(`${spec.table} (${columnList(spec)})`, text);
       const deleted = dels.length > 0 ? await deleteRows(s.q, spec, dels) : 0;
@@ -419,9 +490,9 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
           );
           if (cp?.empty) tables.push('contact_phones');
         }
-        const indexes: Array<{ name: string; def: string }> = [];
-        for (const table of tables) indexes.push(...(await secondaryIndexes(q, table)));
-        for (const ix of indexes) await q.query(`DROP INDEX ${ix.name}`);
+        const indexes: Rebuilt[] = [];
+        for (const table of tables) indexes.push(...(await rebuiltIndexes(q, table)));
+        for (const ix of indexes) await q.query(ix.drop);
         bulk.set(spec.name, indexes);
         return true;
       });
@@ -443,12 +514,23 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
              ON CONFLICT DO NOTHING`,
           );
         }
+        // Nothing writes this table again in the import: its keys and indexes are built now, while the
+        // importer reads the next file, and serve the last-activity refresh. Leads and deals wait for
+        // `finish`: the refresh rewrites every row of them.
+        const dropped = bulk.get(spec.name);
+        if (dropped && spec.name !== 'leads' && spec.name !== 'deals') {
+          for (const ix of [...dropped.filter((x) => x.key), ...dropped.filter((x) => !x.key)])
+            await q.query(ix.build);
+          bulk.set(spec.name, []);
+        }
       });
     },
     finish() {
       return enqueue(async () => {
         if (!inBulk) return;
-        for (const indexes of bulk.values()) for (const ix of indexes) await q.query(ix.def);
+        // Keys first: a failing one (a duplicate the load let through) fails before the long builds.
+        const all = [...bulk.values()].flat();
+        for (const ix of [...all.filter((x) => x.key), ...all.filter((x) => !x.key)]) await q.query(ix.build);
         await q.query('COMMIT');
         inBulk = false;
         bulk.clear();
