@@ -28,6 +28,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     drop: { type: 'boolean', default: false },
     tools: { type: 'string' },
+    /** One case label only (e.g. "year, admin"), for tools too slow to run every case. */
+    case: { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
@@ -157,7 +159,7 @@ async function benchTarget(
     const times: number[] = [];
     let worst: ToolStats['worst'] = { label: '', ms: -1, statement: undefined };
     let caseCount = 0;
-    for (const c of casesFor(tool, head)) {
+    for (const c of casesFor(tool, head).filter((x) => !values.case || x.label === values.case)) {
       const rec = new Recorder(db);
       const ctx: MetricContext = { db: rec, caller: c.caller, tz: TZ, now: NOW };
       let warmMs: number;
@@ -280,12 +282,12 @@ for (const t of targets) {
   console.log(`\n${t.driver}:${t.scale}\n${tbl}`);
   const over = limit === undefined ? [] : result.stats.filter((s) => s.p95 > limit);
   writeSection(
-    `metrics-${t.driver}-${t.scale}`,
+    `metrics-${t.driver}-${t.scale}${values.case ? `-${values.case.replace(/\W+/g, '-')}` : ''}`,
     [
       `## Metric tools: ${t.scale} demo on ${t.driver === 'postgres' ? 'PostgreSQL 15' : 'PGlite (PostgreSQL 18 in WASM)'}`,
       '',
       `- machine: ${machineLine()}; date: ${today()}; load average during the run: ${loadText(result.load)}`,
-      `- command: \`npx tsx bench/metrics.ts --targets ${t.driver}:${t.scale} --runs ${RUNS}\`; demo seed 42, now ${DEMO_NOW}; each case run once to warm up, then ${RUNS} times (once when the warm-up took over ${SLOW_CASE_MS / 1000} s); cases = {last_month, last_quarter, this_year (snapshot tools: now, last_month)} × {no grouping, by manager (or the tool's first grouping)} × {admin, head of a sub-department} (+ tool options)`,
+      `- command: \`npx tsx bench/metrics.ts --targets ${t.driver}:${t.scale} --runs ${RUNS}${values.tools ? ` --tools ${values.tools}` : ''}${values.case ? ` --case "${values.case}"` : ''}\`; demo seed 42, now ${DEMO_NOW}; each case run once to warm up, then ${RUNS} times (once when the warm-up took over ${SLOW_CASE_MS / 1000} s); cases = {last_month, last_quarter, this_year (snapshot tools: now, last_month)} × {no grouping, by manager (or the tool's first grouping)} × {admin, head of a sub-department} (+ tool options)`,
       '',
       tbl,
       '',
