@@ -1,3 +1,4 @@
+import { FIGURE_COLUMNS } from '../db/rollups/calls.ts';
 import { ensureRollups } from '../db/rollups/index.ts';
 import { AppError } from '../errors.ts';
 import {
@@ -141,22 +142,6 @@ function splitPeriod(period: ResolvedPeriod, ctx: MetricContext): PeriodSplit {
   const recent = start.getTime() < period.end.getTime() ? { start, end: period.end } : null;
   return { settled, recent };
 }
-
-const FIGURE_COLUMNS = [
-  'calls',
-  'incoming',
-  'outgoing',
-  'answered',
-  'missed',
-  'connected',
-  'not_connected',
-  'talk_time_total',
-  'talk_answered',
-  'new_number_calls',
-  'called_back',
-  'lost_missed',
-  'lost_new_clients',
-] as const;
 
 /**
  * The figures of one call key from `calls c` and its stored flags, with the

@@ -33,7 +33,8 @@ const FIGURES = `count(*) AS calls,
   count(*) FILTER (WHERE c.direction = 'in' AND c.status <> 'answered' AND c.is_new
                      AND c.answered_after_at IS NULL) AS lost_new_clients`;
 
-const FIGURE_COLUMNS = [
+/** The figure columns of call_days and call_line_days (the metrics read them by these names). */
+export const FIGURE_COLUMNS = [
   'calls',
   'incoming',
   'outgoing',
