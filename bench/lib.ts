@@ -23,6 +23,12 @@ export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127
 /** The moment every benchmark's demo history ends at: fixed, so runs compare. */
 export const DEMO_NOW = '2026-11-23T10:00:00+03:00';
 export const DEMO_SEED = 42;
+/**
+ * Set to work on private copies of the benchmark databases (`bench_<scale><suffix>`,
+ * cloned from `bench_<scale>` on first use), so parallel branches can add
+ * migrations without meeting each other's.
+ */
+const DB_SUFFIX = process.env.VORONKA_BENCH_DB_SUFFIX ?? '';
 
 export interface Machine {
   nproc: number;
@@ -341,13 +347,28 @@ export function verdict(ok: boolean): string {
  * complete copy is already there (bench/import.ts --keep leaves one).
  */
 export async function openBenchDb(driver: 'postgres' | 'pglite', scale: DemoScale): Promise<Db> {
-  const name = `bench_${scale}`;
+  const name = `bench_${scale}${DB_SUFFIX}`;
   if (driver === 'postgres') {
     const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
-    const [row] = await admin<{ mark: string | null }[]>`
-      SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = ${name}`;
-    await admin.end({ timeout: 2 });
-    if (row?.mark === dataMark(scale)) return migrated(await openDb({ databaseUrl: pgUrl(name) }));
+    const markOf = async (db: string) =>
+      (
+        await admin<{ mark: string | null }[]>`
+          SELECT shobj_description(oid, 'pg_database') AS mark FROM pg_database WHERE datname = ${db}`
+      )[0]?.mark;
+    try {
+      if ((await markOf(name)) === dataMark(scale))
+        return migrated(await openDb({ databaseUrl: pgUrl(name) }));
+      const base = `bench_${scale}`;
+      if (DB_SUFFIX && (await markOf(base)) === dataMark(scale)) {
+        process.stderr.write(`copying PostgreSQL ${base} to ${name}…\n`);
+        await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${base}`);
+        await admin.unsafe(`COMMENT ON DATABASE ${name} IS '${dataMark(scale)}'`);
+        return migrated(await openDb({ databaseUrl: pgUrl(name) }));
+      }
+    } finally {
+      await admin.end({ timeout: 2 });
+    }
     const data = await demoData(scale);
     process.stderr.write(
       `importing the ${scale} demo into PostgreSQL ${name} (timed by bench/import.ts, not here)…\n`,
@@ -358,10 +379,17 @@ export async function openBenchDb(driver: 'postgres' | 'pglite', scale: DemoScal
     await markPgDatabase(name, scale);
     return db;
   }
-  const dir = path.join(WORK, `pglite-${scale}-data`);
+  const dir = path.join(WORK, `pglite-${scale}${DB_SUFFIX}-data`);
   const marker = `${dir}.complete`;
-  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === dataMark(scale))
+  const complete = (m: string) => fs.existsSync(m) && fs.readFileSync(m, 'utf8') === dataMark(scale);
+  if (complete(marker)) return migrated(await openDb({ pgliteDir: dir }));
+  const baseDir = path.join(WORK, `pglite-${scale}-data`);
+  if (DB_SUFFIX && complete(`${baseDir}.complete`)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.cpSync(baseDir, dir, { recursive: true });
+    fs.writeFileSync(marker, dataMark(scale));
     return migrated(await openDb({ pgliteDir: dir }));
+  }
   const data = await demoData(scale);
   process.stderr.write(`importing the ${scale} demo into PGlite ${dir}…\n`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -382,9 +410,9 @@ async function migrated(db: Db): Promise<Db> {
 
 /** Removes what openBenchDb made. */
 export async function dropBenchDb(driver: 'postgres' | 'pglite', scale: DemoScale): Promise<void> {
-  if (driver === 'postgres') await dropPgDatabase(`bench_${scale}`);
+  if (driver === 'postgres') await dropPgDatabase(`bench_${scale}${DB_SUFFIX}`);
   else {
-    const dir = path.join(WORK, `pglite-${scale}-data`);
+    const dir = path.join(WORK, `pglite-${scale}${DB_SUFFIX}-data`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(`${dir}.complete`, { force: true });
   }
