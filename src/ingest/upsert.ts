@@ -1,5 +1,7 @@
 import postgres from 'postgres';
 import type { Db, Queryable } from '../db/client.ts';
+import { rewriteCallsWithFlags } from '../db/rollups/calls.ts';
+import { markFullRebuild } from '../db/rollups/index.ts';
 import type { Column, EntitySpec } from './entities.ts';
 
 type Rec = Record<string, unknown>;
@@ -490,6 +492,7 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
           );
           if (cp?.empty) tables.push('contact_phones');
         }
+        if (bulk.size === 0) await markFullRebuild(q);
         const indexes: Rebuilt[] = [];
         for (const table of tables) indexes.push(...(await rebuiltIndexes(q, table)));
         for (const ix of indexes) await q.query(ix.drop);
@@ -518,6 +521,8 @@ export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWri
         // importer reads the next file, and serve the last-activity refresh. Leads and deals wait for
         // `finish`: the refresh rewrites every row of them.
         const dropped = bulk.get(spec.name);
+        // Before its indexes: the rewrite then maintains none.
+        if (dropped && spec.name === 'calls') await rewriteCallsWithFlags(q);
         if (dropped && spec.name !== 'leads' && spec.name !== 'deals') {
           for (const ix of [...dropped.filter((x) => x.key), ...dropped.filter((x) => !x.key)])
             await q.query(ix.build);

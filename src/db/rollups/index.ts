@@ -26,9 +26,9 @@ function canTransact(db: Queryable): db is Db {
 }
 
 /**
- * Recomputes everything writes changed, in one transaction when the handle
- * can open one: the marks disappear together with the new rows, so no reader
- * sees the marks gone and the rows stale. `tz` defaults to the zone the
+ * Recomputes everything writes changed, each family in one transaction when
+ * the handle can open one: its marks disappear together with its new rows, so
+ * no reader sees the marks gone and the rows stale. `tz` defaults to the zone the
  * rollups were built in. Concurrent calls on one handle share the work.
  */
 export async function refreshRollups(db: Queryable, tz?: string): Promise<void> {
@@ -36,15 +36,31 @@ export async function refreshRollups(db: Queryable, tz?: string): Promise<void> 
   if (running) await running;
   const run = (async () => {
     const zone = tz ?? (await storedZone(db)) ?? DEFAULT_TZ;
-    const all = async (q: Queryable) => {
-      // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
-      await q.query(`SELECT set_config('work_mem', '256MB', true)`);
-      for (const f of FAMILIES) await f.refresh(q, zone);
+    const refreshes: Array<(q: Queryable) => Promise<unknown>> = [
+      ...FAMILIES.map((f) => (q: Queryable) => f.refresh(q, zone)),
       // The lead cohorts keep their own marks and zone (lead_rollup_dirty / lead_rollup_state).
-      await refreshLeadRollups(q, zone);
-    };
-    if (canTransact(db)) await db.transaction(all);
-    else await all(db);
+      (q) => refreshLeadRollups(q, zone),
+    ];
+    // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
+    const roomy = (q: Queryable) => q.query(`SELECT set_config('work_mem', '256MB', true)`);
+    if (canTransact(db) && db.kind === 'postgres') {
+      // Families share no rows: each in a transaction of its own, side by side on the pool's connections.
+      await Promise.all(
+        refreshes.map((refresh) =>
+          db.transaction(async (q) => {
+            await roomy(q);
+            await refresh(q);
+          }),
+        ),
+      );
+    } else {
+      const all = async (q: Queryable) => {
+        await roomy(q);
+        for (const refresh of refreshes) await refresh(q);
+      };
+      if (canTransact(db)) await db.transaction(all);
+      else await all(db);
+    }
   })();
   inFlight.set(db, run);
   try {
@@ -59,6 +75,21 @@ async function storedZone(db: Queryable): Promise<string | undefined> {
     `SELECT tz FROM rollup_state ORDER BY refreshed_at DESC LIMIT 1`,
   );
   return row?.tz;
+}
+
+/**
+ * Marks every rollup for a full rebuild at the next refresh. A bulk load calls
+ * it before writing: the marking triggers then skip their per-statement work
+ * (drizzle/0008), which a table without its keys makes slow.
+ */
+export async function markFullRebuild(db: Queryable): Promise<void> {
+  await db.query(
+    `INSERT INTO rollup_dirty (family, key) SELECT unnest($1::text[]), '*' ON CONFLICT DO NOTHING`,
+    [FAMILIES.flatMap((f) => f.marks)],
+  );
+  await db.query(
+    `INSERT INTO lead_rollup_dirty (key) SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM lead_rollup_dirty WHERE key = '*')`,
+  );
 }
 
 /**
