@@ -127,6 +127,9 @@ async function ensureDemoData(app: App, logger: Logger): Promise<boolean> {
       rejectsFile: path.join(app.config.home, 'demo-rejects.jsonl'),
       logger,
       tz: app.config.companyTz,
+      // The assistant starts after the load: the new database is the import's alone, every table empty.
+      exclusive: true,
+      bulkLoadBytes: 0,
     });
     if (report.rejected > 0) {
       logger.error(

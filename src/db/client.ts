@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { AppError } from '../errors.ts';
+import { dropTemplate, readTemplate, saveTemplate } from './pglite-template.ts';
 import * as schema from './schema.ts';
 
 export type Row = Record<string, unknown>;
@@ -94,14 +95,32 @@ function openPostgres(url: string): Db {
   };
 }
 
+/** New embedded databases made without the saved copy: the first to be migrated becomes it. */
+const untemplated = new WeakSet<PGlite>();
+
 async function openPglite(dataDir: string | undefined): Promise<Db> {
   const parsers = {
     [pgliteTypes.INT8]: (x: string) => Number(x),
     [pgliteTypes.NUMERIC]: (x: string) => Number(x),
     [pgliteTypes.DATE]: (x: string) => x,
   };
-  if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir ?? 'memory://', { parsers });
+  const fresh = !dataDir || !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  const template = fresh ? readTemplate() : undefined;
+  let pglite: PGlite;
+  try {
+    if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+    pglite = await PGlite.create(dataDir ?? 'memory://', {
+      parsers,
+      ...(template ? { loadDataDir: template } : {}),
+    });
+  } catch (err) {
+    if (!template) throw err;
+    // A copy PGlite cannot start from goes; the database is made the long way.
+    dropTemplate();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    return openPglite(dataDir);
+  }
+  if (fresh && !template) untemplated.add(pglite);
   const orm = drizzlePglite(pglite, { schema });
   const run = (client: Pick<PGlite, 'query'>) =>
     async function query<T = Row>(text: string, params: unknown[] = []): Promise<T[]> {
@@ -150,6 +169,7 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
 export async function migrate(db: Db): Promise<void> {
   if (db.kind === 'pglite') {
     await migratePglite(db.orm as unknown as Parameters<typeof migratePglite>[0], { migrationsFolder });
+    if (db.pglite && untemplated.delete(db.pglite)) await saveTemplate(db.pglite);
   } else {
     await db.exec('SET client_min_messages = warning');
     await migratePostgres(db.orm as unknown as Parameters<typeof migratePostgres>[0], { migrationsFolder });

@@ -57,8 +57,13 @@ export interface ImportOptions {
   /** Bytes read so far of the total, for a progress bar. */
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   batchSize?: number;
-  /** On PostgreSQL, a file at least this big going into an empty table is bulk-loaded (see `BulkWriter.begin`); default 8 MiB. */
+  /** On PostgreSQL (or PGlite with `exclusive`), a file at least this big going into an empty table is bulk-loaded (see `BulkWriter.begin`); default 8 MiB. */
   bulkLoadBytes?: number;
+  /**
+   * Nothing else uses the embedded database during the import (the first
+   * start's demo load): PGlite may then bulk-load like PostgreSQL.
+   */
+  exclusive?: boolean;
   /** Company time zone the metric rollups are kept in (COMPANY_TZ); default: the zone they were built in. */
   tz?: string;
 }
@@ -339,7 +344,7 @@ export async function importDirectory(db: Db, opts: ImportOptions): Promise<Impo
 
   // Pass 2: write every file in load order.
   const batchSize = opts.batchSize ?? (db.kind === 'postgres' ? 20_000 : 10_000);
-  const writer = openBulkWriter(db, opts.bulkLoadBytes);
+  const writer = openBulkWriter(db, opts.bulkLoadBytes, opts.exclusive);
   const written = new Map<EntityName, number>();
   /** Referenceable tables bulk-loaded by this import. */
   const freshTargets = new Set<RefTarget>();

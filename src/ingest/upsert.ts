@@ -301,8 +301,12 @@ function postgresSession(url: string): Session {
   };
 }
 
-/** PGlite has one connection: per-batch transactions through its own API, so other queries never land inside one. */
-function pgliteSession(db: Db): Session {
+/**
+ * PGlite has one connection: per-batch transactions through its own API, so
+ * other queries never land inside one — unless the caller has the database to
+ * itself (`exclusive`), as the first start's demo load does.
+ */
+function pgliteSession(db: Db, exclusive: boolean): Session {
   const pglite = db.pglite!;
   let tx: Pick<typeof pglite, 'query'> | undefined;
   const q: Queryable = {
@@ -311,7 +315,7 @@ function pgliteSession(db: Db): Session {
   };
   return {
     q,
-    exclusive: false,
+    exclusive,
     async copy(table, text) {
       await (tx ?? pglite).query(`COPY ${table} FROM '/dev/blob'`, [], { blob: new Blob([text]) });
     },
@@ -369,10 +373,11 @@ async function rebuiltIndexes(q: Queryable, table: string): Promise<Rebuilt[]> {
 
 const columnList = (spec: EntitySpec) => spec.columns.map((c) => c.name).join(', ');
 
-export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES): BulkWriter {
+/** `exclusive`: nothing else uses the embedded database meanwhile, so it may bulk-load too. */
+export function openBulkWriter(db: Db, bulkLoadBytes = BULK_LOAD_BYTES, exclusive = false): BulkWriter {
   if (!db.pglite && !db.url)
     throw new Error('a PostgreSQL database without its URL: the import opens a session of its own');
-  const session = db.pglite ? pgliteSession(db) : postgresSession(db.url!);
+  const session = db.pglite ? pgliteSession(db, exclusive) : postgresSession(db.url!);
   const q = session.q;
   const staged = new Set<string>();
   /** The bulk load's transaction is open. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateDemo } from '../../src/ingest/demo/index.ts';
-import { importDirectory } from '../../src/ingest/import.ts';
+import { type ImportOptions, importDirectory } from '../../src/ingest/import.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { TestDb } from './db.ts';
 
@@ -13,9 +13,12 @@ let dir: Promise<string> | undefined;
 
 /**
  * Loads the small demo company (seed 42, history ending at DEMO_NOW) through the real import path;
- * `bulkLoadBytes` as in ImportOptions (0 forces the bulk load on PostgreSQL).
+ * `load` as in ImportOptions (`{ bulkLoadBytes: 0, exclusive: true }` forces the bulk load).
  */
-export async function loadDemo(db: TestDb, bulkLoadBytes?: number): Promise<void> {
+export async function loadDemo(
+  db: TestDb,
+  load: Pick<ImportOptions, 'bulkLoadBytes' | 'exclusive'> = {},
+): Promise<void> {
   dir ??= (async () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-test-demo-'));
     await generateDemo({ outDir: d, scale: 'small', seed: 42, now: DEMO_NOW });
@@ -24,7 +27,7 @@ export async function loadDemo(db: TestDb, bulkLoadBytes?: number): Promise<void
   const report = await importDirectory(db, {
     dir: await dir,
     logger: silentLogger,
-    ...(bulkLoadBytes === undefined ? {} : { bulkLoadBytes }),
+    ...load,
   });
   if (report.rejected > 0)
     throw new Error(

@@ -17,6 +17,8 @@ import { loadDemo } from '../helpers/demo.ts';
  */
 
 const basic = path.resolve('test/fixtures/import-basic');
+/** Every file bulk-loaded, PGlite included (as the first start's demo load does). */
+const forced = { bulkLoadBytes: 0, exclusive: true };
 const tables = [
   'departments',
   'managers',
@@ -57,7 +59,7 @@ describe.each(drivers)('bulk load on %s', (driver) => {
 
   it('gives the same rows, counts, rejects and indexes as the batch-by-batch path', async () => {
     const indexesBefore = await indexes(bulk);
-    const a = await importDirectory(bulk, { dir: basic, logger: silentLogger, bulkLoadBytes: 0 });
+    const a = await importDirectory(bulk, { dir: basic, logger: silentLogger, ...forced });
     const b = await importDirectory(batched, {
       dir: basic,
       logger: silentLogger,
@@ -71,7 +73,7 @@ describe.each(drivers)('bulk load on %s', (driver) => {
   });
 
   it('a second import into the now filled tables updates in place', async () => {
-    const again = await importDirectory(bulk, { dir: basic, logger: silentLogger, bulkLoadBytes: 0 });
+    const again = await importDirectory(bulk, { dir: basic, logger: silentLogger, ...forced });
     for (const c of Object.values(again.counts)) expect(c.inserted + c.updated).toBe(0);
     expect(again.counts.calls?.unchanged).toBe(3);
   });
@@ -141,12 +143,11 @@ describe.each(drivers)('bulk load on %s', (driver) => {
     }
   });
 
-  // PGlite has no bulk path (one connection, shared with the app): there each batch is its own transaction.
-  it('a failed load rolls back (the whole bulk load on PostgreSQL, the failed batch on PGlite), indexes intact', async () => {
+  it('a failed load rolls back whole, indexes intact', async () => {
     const db = await createTestDb(driver);
     try {
       const before = await indexes(db);
-      const writer = openBulkWriter(db, 0);
+      const writer = openBulkWriter(db, 0, true);
       const spec = entitySpecs.calls;
       await writer.begin(spec, 1);
       const good = {
@@ -163,7 +164,7 @@ describe.each(drivers)('bulk load on %s', (driver) => {
       await expect(first).resolves.toMatchObject({ inserted: 1 });
       await expect(second).rejects.toThrow();
       await writer.close();
-      expect(await db.query('SELECT id FROM calls')).toEqual(driver === 'postgres' ? [] : [{ id: 'CLX' }]);
+      expect(await db.query('SELECT id FROM calls')).toEqual([]);
       expect(await indexes(db)).toEqual(before);
     } finally {
       await db.dispose();
@@ -175,7 +176,7 @@ describe.each(drivers)('bulk load on %s', (driver) => {
  * A bulk load derives the call flags while rewriting the new calls, and skips
  * the per-statement rollup marks; the batch-by-batch path updates the flags
  * and marks as it goes. On the small demo company both must end with the same
- * flags, last activity and rollups. (PGlite never bulk-loads: PostgreSQL only.)
+ * flags, last activity and rollups.
  */
 const derived = [
   'SELECT id, is_new, callback_at, answered_after_at FROM calls ORDER BY id',
@@ -190,7 +191,7 @@ const derived = [
   'SELECT * FROM lead_sale_rollup r ORDER BY r',
 ];
 
-describe.each(drivers.filter((d) => d === 'postgres'))('bulk load of the demo on %s', (driver) => {
+describe.each(drivers)('bulk load of the demo on %s', (driver) => {
   let bulk: TestDb;
   let batched: TestDb;
   beforeAll(async () => {
@@ -201,12 +202,12 @@ describe.each(drivers.filter((d) => d === 'postgres'))('bulk load of the demo on
   });
 
   it('derives the same call flags, last activity and rollups as the batch-by-batch path', async () => {
-    await loadDemo(bulk, 0);
-    await loadDemo(batched, Number.POSITIVE_INFINITY);
+    await loadDemo(bulk, forced);
+    await loadDemo(batched, { bulkLoadBytes: Number.POSITIVE_INFINITY });
     const [flagged] = await bulk.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM calls WHERE is_new OR callback_at IS NOT NULL`,
     );
     expect(flagged!.n).toBeGreaterThan(1000);
     for (const sql of derived) expect(await bulk.query(sql), sql).toEqual(await batched.query(sql));
-  });
+  }, 240_000);
 });
