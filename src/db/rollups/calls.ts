@@ -148,6 +148,8 @@ export async function rewriteCallsWithFlags(db: Queryable): Promise<void> {
   const columns = getTableConfig(calls)
     .columns.map((c) => c.name)
     .filter((c) => !(FLAG_COLUMNS as readonly string[]).includes(c));
+  // Sorting every call by number and time: in memory where it fits (for the rest of the load's transaction).
+  await db.query(`SELECT set_config('work_mem', '256MB', true)`);
   await db.query(
     `CREATE TEMP TABLE calls_flagged ON COMMIT DROP AS
      WITH ${flagged('SELECT * FROM calls')}
