@@ -14,6 +14,7 @@ import {
   ratio,
   resolveFilters,
 } from './common.ts';
+import { delayPercentiles } from './delay-percentiles.ts';
 import { localDate, pluralRu, type ResolvedPeriod, startOfLocalDay } from './period.ts';
 import type { MetricTool } from './tool.ts';
 import type { Envelope, EnvelopeGroup, EnvelopeItem, Figures, GroupBy, ToolInput } from './types.ts';
@@ -474,6 +475,20 @@ async function firstResponseMedian(
   f: ResolvedFilters,
   period: ResolvedPeriod,
 ): Promise<number | null> {
+  if (f.sourceIds === null) {
+    const [med] = (
+      await delayPercentiles(ctx.db, {
+        kind: 'response',
+        period,
+        tz: ctx.tz,
+        now: ctx.now,
+        managerIds: f.managerIds,
+        fractions: [0.5],
+      })
+    ).get(null) ?? [null];
+    return med ?? null;
+  }
+  // lead_responses has no histogram per source: a source filter sorts the period's responses.
   const p = new Params();
   const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
   let where =
@@ -709,6 +724,53 @@ function missedFigures(r: Row | undefined): Figures {
   };
 }
 
+/**
+ * "Время до перезвона" per group (null = the total): percentiles over the single called-back calls of the
+ * period whose callback came by now. Without line filters and for manager / department groups, from the
+ * delay histograms (exact, src/metrics/delay-percentiles.ts); otherwise sorted from the called-back calls
+ * (calls_called_back_idx).
+ */
+async function callbackDelays(
+  ctx: MetricContext,
+  filters: ResolvedFilters,
+  period: ResolvedPeriod,
+  groupBy: GroupBy | undefined,
+): Promise<Map<string | null, Row>> {
+  if (
+    filters.lineNumbers === null &&
+    filters.sourceIds === null &&
+    (groupBy === undefined || groupBy === 'manager' || groupBy === 'department')
+  ) {
+    const found = await delayPercentiles(ctx.db, {
+      kind: 'callback',
+      period,
+      tz: ctx.tz,
+      now: ctx.now,
+      managerIds: filters.managerIds,
+      ...(groupBy ? { groupBy } : {}),
+      fractions: [0.5, 0.9],
+    });
+    return new Map(
+      [...found].map(([k, [median, p90]]) => [k, { callback_delay_median: median, callback_delay_p90: p90 }]),
+    );
+  }
+  const dp = new Params();
+  const dnow = `${dp.add(ctx.now.toISOString())}::timestamptz`;
+  const dg = groupBy ? callGroupSql(groupBy, dp, ctx.tz) : { key: 'NULL::text', joins: '' };
+  const dwhere = `${callWhere(dp, filters, period)} AND c.callback_at IS NOT NULL AND c.callback_at <= ${dnow}`;
+  const delayRows = await ctx.db.query<Row>(
+    `SELECT * FROM (${groupedSql(
+      `percentile_cont(0.5) WITHIN GROUP (ORDER BY delay) AS callback_delay_median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY delay) AS callback_delay_p90`,
+      `(SELECT ${dg.key} AS gkey, extract(epoch FROM c.callback_at - c.started_at)::float8 AS delay
+          FROM calls c ${dg.joins} WHERE ${dwhere}) d`,
+      groupBy !== undefined,
+    )}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
+    dp.values,
+  );
+  return new Map(delayRows.map((r) => [num(r.is_total) === 1 ? null : String(r.gkey), r]));
+}
+
 async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelope> {
   checkGroupBy('missed_calls', input.group_by, MISSED_GROUPS);
   const notes: string[] = [];
@@ -727,22 +789,7 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
      SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
     p.values,
   );
-  // "Время до перезвона" is a percentile over single calls: read from the called-back calls (calls_called_back_idx).
-  const dp = new Params();
-  const dnow = `${dp.add(ctx.now.toISOString())}::timestamptz`;
-  const dg = groupBy ? callGroupSql(groupBy, dp, ctx.tz) : { key: 'NULL::text', joins: '' };
-  const dwhere = `${callWhere(dp, filters, period)} AND c.callback_at IS NOT NULL AND c.callback_at <= ${dnow}`;
-  const delayRows = await ctx.db.query<Row>(
-    `SELECT * FROM (${groupedSql(
-      `percentile_cont(0.5) WITHIN GROUP (ORDER BY delay) AS callback_delay_median,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY delay) AS callback_delay_p90`,
-      `(SELECT ${dg.key} AS gkey, extract(epoch FROM c.callback_at - c.started_at)::float8 AS delay
-          FROM calls c ${dg.joins} WHERE ${dwhere}) d`,
-      groupBy !== undefined,
-    )}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
-    dp.values,
-  );
-  const delays = new Map(delayRows.map((r) => [num(r.is_total) === 1 ? null : String(r.gkey), r]));
+  const delays = await callbackDelays(ctx, filters, period, groupBy);
   const withDelays = rows.map((r): Row => {
     const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
     return {

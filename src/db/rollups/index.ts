@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { refreshDelayRollups } from './delays.ts';
 import { refreshLeadRollups } from './leads.ts';
 
 /*
@@ -17,6 +18,8 @@ const DEFAULT_TZ = 'Europe/Moscow';
 const FAMILIES = [
   { state: 'calls', marks: ['call_phones', 'call_days'], refresh: refreshCallRollups },
   { state: 'activities', marks: ['activity_days'], refresh: refreshActivityRollups },
+  // After calls: their refresh sets the callback moments the delays are made of.
+  { state: 'delays', marks: ['delays'], refresh: refreshDelayRollups },
 ] as const;
 
 const inFlight = new WeakMap<object, Promise<void>>();
