@@ -544,12 +544,12 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
 
   await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
-  let rows: Row[];
+  let rowsQuery: Promise<Row[]>;
   if (groupBy === 'client') {
     // Client numbers are unbounded and only the calls know them: the top `limit` groups come back, with their count.
     const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
     const where = callWhere(p, filters, period);
-    rows = await ctx.db.query<Row>(
+    rowsQuery = ctx.db.query<Row>(
       `WITH agg AS (
          SELECT c.client_phone AS gkey, GROUPING(c.client_phone) AS is_total, ${rawFigures(now)}
            FROM calls c WHERE ${where} GROUP BY GROUPING SETS ((c.client_phone), ()))
@@ -560,20 +560,23 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
   } else {
     const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
     const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
-    rows = await ctx.db.query<Row>(
+    rowsQuery = ctx.db.query<Row>(
       `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
        SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg
         WHERE is_total = 1 OR gkey IS NOT NULL ORDER BY is_total DESC`,
       p.values,
     );
   }
+  // Leads are not tied to lines: no response speed under a channel filter.
+  const [rows, firstResponse] = await Promise.all([
+    rowsQuery,
+    filters.lineNumbers === null ? firstResponseMedian(ctx, filters, period) : null,
+  ]);
   const total = rows.find((r) => num(r.is_total) === 1);
   const figures = callStatsFigures(undefined, total);
+  figures.first_response_median = firstResponse;
   if (filters.lineNumbers !== null) {
-    figures.first_response_median = null;
     notes.push('Скорость ответа на заявку с фильтром по каналу не считается: заявки не привязаны к линиям.');
-  } else {
-    figures.first_response_median = await firstResponseMedian(ctx, filters, period);
   }
 
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures, notes };
@@ -784,28 +787,18 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
   const p = new Params();
   const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
   const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
-  const rows = await ctx.db.query<Row>(
+  const rowsQuery = ctx.db.query<Row>(
     `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
      SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
     p.values,
   );
-  const delays = await callbackDelays(ctx, filters, period, groupBy);
-  const withDelays = rows.map((r): Row => {
-    const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
-    return {
-      ...r,
-      callback_delay_median: d?.callback_delay_median,
-      callback_delay_p90: d?.callback_delay_p90,
-    };
-  });
-  const total = withDelays.find((r) => num(r.is_total) === 1);
-  const figures = missedFigures(total);
+  const delaysQuery = callbackDelays(ctx, filters, period, groupBy);
 
   const ip = new Params();
   const inow = `${ip.add(ctx.now.toISOString())}::timestamptz`;
   const iwhere = `${callWhere(ip, filters, period)} AND c.direction = 'in' AND c.status <> 'answered'
      AND NOT coalesce(c.callback_at <= ${inow}, false)`;
-  const itemRows = await ctx.db.query<Row>(
+  const itemQuery = ctx.db.query<Row>(
     `SELECT c.id, c.started_at, c.client_phone, coalesce(c.answered_after_at <= ${inow}, false) AS answered_after,
             c.is_new, m.name AS manager, pl.name AS channel,
             (SELECT ct.name FROM contact_phones cp JOIN contacts ct ON ct.id = cp.contact_id
@@ -819,6 +812,18 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
       LIMIT ${ip.add(limit)}::int`,
     ip.values,
   );
+  // Independent reads: on PostgreSQL they run side by side on the pool's connections.
+  const [rows, delays, itemRows] = await Promise.all([rowsQuery, delaysQuery, itemQuery]);
+  const withDelays = rows.map((r): Row => {
+    const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
+    return {
+      ...r,
+      callback_delay_median: d?.callback_delay_median,
+      callback_delay_p90: d?.callback_delay_p90,
+    };
+  });
+  const total = withDelays.find((r) => num(r.is_total) === 1);
+  const figures = missedFigures(total);
   const items: EnvelopeItem[] = itemRows.map((r) => {
     const phone = String(r.client_phone);
     const contact = (r.contact as string | null) ?? null;
