@@ -185,6 +185,8 @@ export const deals = pgTable(
   },
   (t) => [
     index('deals_created_idx').on(t.createdAt),
+    // manager_efficiency counts a period's new deals per manager from this index alone.
+    index('deals_created_manager_idx').on(t.createdAt, t.managerId),
     index('deals_closed_idx').on(t.closedAt),
     index('deals_stage_manager_idx').on(t.stageId, t.managerId),
     index('deals_manager_idx').on(t.managerId),

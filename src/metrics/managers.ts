@@ -1,4 +1,5 @@
 import { ensureRollups } from '../db/rollups/index.ts';
+import { ensureLeadRollups } from '../db/rollups/leads.ts';
 import { AppError } from '../errors.ts';
 import { companyCallsByManager } from './calls.ts';
 import {
@@ -14,6 +15,7 @@ import {
   resolveFilters,
   type ScoreWeights,
 } from './common.ts';
+import { rollupRowsSql } from './leads.ts';
 import { localDate } from './period.ts';
 import { workingDays } from './plan.ts';
 import type { MetricTool } from './tool.ts';
@@ -96,6 +98,7 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
 
   // Scores and calls over the whole company: the efficiency denominator ignores filters and scope.
   await ensureRollups(ctx.db, ctx.tz);
+  await ensureLeadRollups(ctx.db, ctx.tz);
   const activityQuery = ctx.db.query<{ manager_id: string | null; type: string; n: number }>(
     `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM activity_days
       WHERE day >= $1::date AND day <= $2::date
@@ -103,26 +106,38 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
     [period.from, period.to],
   );
   const callQuery = companyCallsByManager(ctx, period);
+  // Leads created in the period per manager: the manager cube of the lead cohort rollup (every lead, by local day of creation).
   const lp = new Params();
+  const leadSource = rollupRowsSql(
+    'lead_cohort_rollup',
+    'm',
+    period,
+    false,
+    lp,
+    anyOf(lp, 'x.manager_id', filters.managerIds),
+  );
   const leadQuery = ctx.db.query<{ manager_id: string | null; n: number }>(
-    `SELECT manager_id, count(*)::int8 AS n FROM leads
-      WHERE created_at >= ${lp.add(period.start)}::timestamptz AND created_at < ${lp.add(period.end)}::timestamptz
-      ${anyOf(lp, 'manager_id', filters.managerIds)}
-      GROUP BY 1`,
+    `SELECT x.manager_id, sum(x.leads)::int8 AS n FROM ${leadSource} x GROUP BY 1`,
     lp.values,
   );
   const dp = new Params();
   const s = dp.add(period.start);
   const e = dp.add(period.end);
   const dealScope = anyOf(dp, 'd.manager_id', filters.managerIds);
+  // Counted per manager (and stage) first, read from narrow indexes alone (deals_created_manager_idx,
+  // deals_closed_cover_idx); stage meaning joined to the few counted rows.
   const dealQuery = ctx.db.query<{ manager_id: string | null; created: number; won: number; lost: number }>(
     `SELECT manager_id, sum(created)::int8 AS created, sum(won)::int8 AS won, sum(lost)::int8 AS lost FROM (
-       SELECT d.manager_id, 1 AS created, 0 AS won, 0 AS lost FROM deals d
+       SELECT d.manager_id, count(*) AS created, 0 AS won, 0 AS lost FROM deals d
         WHERE d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz${dealScope}
+        GROUP BY 1
        UNION ALL
-       SELECT d.manager_id, 0, (st.semantic = 'won')::int, (st.semantic = 'lost')::int
-         FROM deals d JOIN stages st ON st.id = d.stage_id
-        WHERE st.semantic IN ('won', 'lost') AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz${dealScope}
+       SELECT c.manager_id, 0, c.n * (st.semantic = 'won')::int, c.n * (st.semantic = 'lost')::int
+         FROM (SELECT d.stage_id, d.manager_id, count(*) AS n FROM deals d
+                WHERE d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz${dealScope}
+                GROUP BY 1, 2) c
+         JOIN stages st ON st.id = c.stage_id
+        WHERE st.semantic IN ('won', 'lost')
      ) x GROUP BY 1`,
     dp.values,
   );
