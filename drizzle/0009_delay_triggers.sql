@@ -1,36 +1,76 @@
--- Marks what the delay histograms of src/db/rollups/delays.ts (delay_months) depend on:
--- ('delays', 'callback') after a write to calls that can change a callback delay, ('delays', 'response')
--- after any write to lead_responses. The histograms are running counts over months, so a mark rebuilds its kind.
+-- Marks what the delay histograms of src/db/rollups/delays.ts (delay_months) depend on, in rollup_dirty
+-- family 'delays': 'callback:<UTC date>' / 'response:<UTC date>' = the earliest call start / lead creation a
+-- write touched (the months from there on are recomputed), or a bare 'callback' / 'response' = everything.
 -- The call rollup refresh sets voronka.rollup_refresh: its own flag updates follow writes already marked.
 CREATE FUNCTION voronka_calls_delays_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  t timestamptz;
 BEGIN
   IF coalesce(current_setting('voronka.rollup_refresh', true), '') = 'on' THEN
     RETURN NULL;
   END IF;
-  -- Separate IFs: the transition tables exist only in the UPDATE trigger.
-  IF TG_OP = 'UPDATE' THEN
-    IF NOT EXISTS (
-         SELECT 1 FROM old_rows o JOIN new_rows w ON w.id = o.id
-          WHERE (o.direction, o.started_at, o.status, o.manager_id, o.client_phone, o.callback_at)
-                IS DISTINCT FROM (w.direction, w.started_at, w.status, w.manager_id, w.client_phone, w.callback_at)) THEN
-      RETURN NULL;
-    END IF;
+  IF TG_OP = 'TRUNCATE' THEN
+    INSERT INTO rollup_dirty (family, key) VALUES ('delays', 'callback') ON CONFLICT DO NOTHING;
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
+    SELECT min(started_at) INTO t FROM new_rows;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT min(started_at) INTO t FROM old_rows;
+  ELSE
+    SELECT min(LEAST(o.started_at, w.started_at)) INTO t
+      FROM old_rows o JOIN new_rows w ON w.id = o.id
+     WHERE (o.direction, o.started_at, o.status, o.manager_id, o.client_phone, o.callback_at)
+           IS DISTINCT FROM (w.direction, w.started_at, w.status, w.manager_id, w.client_phone, w.callback_at);
   END IF;
-  INSERT INTO rollup_dirty (family, key) VALUES ('delays', 'callback') ON CONFLICT DO NOTHING;
+  IF t IS NOT NULL THEN
+    INSERT INTO rollup_dirty (family, key)
+      VALUES ('delays', 'callback:' || to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD')) ON CONFLICT DO NOTHING;
+  END IF;
   RETURN NULL;
 END $$;
 --> statement-breakpoint
-CREATE TRIGGER calls_delays_write AFTER INSERT OR DELETE OR TRUNCATE ON calls
+CREATE TRIGGER calls_delays_insert AFTER INSERT ON calls REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION voronka_calls_delays_changed();
 --> statement-breakpoint
 CREATE TRIGGER calls_delays_update AFTER UPDATE ON calls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION voronka_calls_delays_changed();
 --> statement-breakpoint
+CREATE TRIGGER calls_delays_delete AFTER DELETE ON calls REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION voronka_calls_delays_changed();
+--> statement-breakpoint
+CREATE TRIGGER calls_delays_truncate AFTER TRUNCATE ON calls
+  FOR EACH STATEMENT EXECUTE FUNCTION voronka_calls_delays_changed();
+--> statement-breakpoint
 CREATE FUNCTION voronka_lead_responses_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  t timestamptz;
 BEGIN
-  INSERT INTO rollup_dirty (family, key) VALUES ('delays', 'response') ON CONFLICT DO NOTHING;
+  IF TG_OP = 'TRUNCATE' THEN
+    INSERT INTO rollup_dirty (family, key) VALUES ('delays', 'response') ON CONFLICT DO NOTHING;
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
+    SELECT min(created_at) INTO t FROM new_rows;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT min(created_at) INTO t FROM old_rows;
+  ELSE
+    SELECT min(LEAST(o.created_at, w.created_at)) INTO t FROM old_rows o JOIN new_rows w ON w.lead_id = o.lead_id;
+  END IF;
+  IF t IS NOT NULL THEN
+    INSERT INTO rollup_dirty (family, key)
+      VALUES ('delays', 'response:' || to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD')) ON CONFLICT DO NOTHING;
+  END IF;
   RETURN NULL;
 END $$;
 --> statement-breakpoint
-CREATE TRIGGER lead_responses_delays_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON lead_responses
+CREATE TRIGGER lead_responses_delays_insert AFTER INSERT ON lead_responses REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION voronka_lead_responses_changed();
+--> statement-breakpoint
+CREATE TRIGGER lead_responses_delays_update AFTER UPDATE ON lead_responses
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION voronka_lead_responses_changed();
+--> statement-breakpoint
+CREATE TRIGGER lead_responses_delays_delete AFTER DELETE ON lead_responses REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION voronka_lead_responses_changed();
+--> statement-breakpoint
+CREATE TRIGGER lead_responses_delays_truncate AFTER TRUNCATE ON lead_responses
   FOR EACH STATEMENT EXECUTE FUNCTION voronka_lead_responses_changed();

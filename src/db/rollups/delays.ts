@@ -53,42 +53,75 @@ export const DELAY_SOURCES: Record<
 
 const KINDS: DelayKind[] = ['callback', 'response'];
 
-async function rebuild(db: Queryable, kind: DelayKind, tz: string): Promise<void> {
+const DAY_MS = 86_400_000;
+
+/**
+ * Recomputes the rows of one kind for the months after `since` (a local month start), or all of them
+ * (null). Rows up to and including `since` count only earlier values, so they stay; every later row is
+ * that month's row plus the values from `since` on.
+ */
+async function rebuild(db: Queryable, kind: DelayKind, tz: string, since: string | null): Promise<void> {
   const s = DELAY_SOURCES[kind];
-  await db.query('DELETE FROM delay_months WHERE kind = $1', [kind]);
+  await db.query(
+    `DELETE FROM delay_months WHERE kind = $1${since === null ? '' : ' AND month > $2::date'}`,
+    since === null ? [kind] : [kind, since],
+  );
+  const fromSince = since === null ? '' : ` AND ${s.at} >= ($3::date::timestamp AT TIME ZONE $2::text)`;
   // Every (manager, bucket) gets a row for each month from its first value on through the month after the last
   // value anywhere, so a lookup by month needs no search; '*' sums all managers for unfiltered questions.
   await db.query(
     `WITH m AS (
        SELECT date_trunc('month', ${s.at} AT TIME ZONE $2::text)::date AS month, ${s.manager} AS manager_id,
               ${s.bucket} AS bucket, count(*) AS n
-         FROM ${s.from} WHERE ${s.has} GROUP BY 1, 2, 3
+         FROM ${s.from} WHERE ${s.has}${fromSince} GROUP BY 1, 2, 3
      ), g AS (
        SELECT month, manager_id, bucket, n FROM m
        UNION ALL SELECT month, '*', bucket, sum(n) FROM m GROUP BY month, bucket
+     ), base AS (
+       SELECT manager_id, bucket, before FROM delay_months
+        WHERE kind = $1 ${since === null ? 'AND false' : 'AND month = $3::date'}
      ), months AS (
-       SELECT generate_series(min(month)::timestamp, max(month) + interval '1 month', interval '1 month')::date AS month FROM m
+       SELECT generate_series(${since === null ? '(SELECT min(month) FROM m)' : '$3::date'}::timestamp,
+                              (SELECT date_trunc('month', max(${s.at}) AT TIME ZONE $2::text) FROM ${s.from} WHERE ${s.has})
+                                + interval '1 month',
+                              interval '1 month')::date AS month
      ), pairs AS (
-       SELECT manager_id, bucket, min(month) AS first FROM g GROUP BY 1, 2
+       SELECT manager_id, bucket FROM g UNION SELECT manager_id, bucket FROM base
      ), dense AS (
        SELECT p.manager_id, p.bucket, mo.month,
-              sum(coalesce(g.n, 0)) OVER (PARTITION BY p.manager_id, p.bucket ORDER BY mo.month
-                                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
-         FROM pairs p JOIN months mo ON mo.month >= p.first
+              coalesce(b.before, 0) + coalesce(sum(coalesce(g.n, 0)) OVER (PARTITION BY p.manager_id, p.bucket
+                ORDER BY mo.month ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+         FROM pairs p CROSS JOIN months mo
+         LEFT JOIN base b ON b.manager_id = p.manager_id AND b.bucket = p.bucket
          LEFT JOIN g ON g.manager_id = p.manager_id AND g.bucket = p.bucket AND g.month = mo.month
      )
      INSERT INTO delay_months (kind, month, manager_id, bucket, before)
-     SELECT $1, month, manager_id, bucket, before FROM dense WHERE before > 0`,
-    [kind, tz],
+     SELECT $1, month, manager_id, bucket, before FROM dense
+      WHERE before > 0${since === null ? '' : ' AND month > $3::date'}`,
+    since === null ? [kind, tz] : [kind, tz, since],
   );
 }
 
-/** Rebuilds the kinds writes marked, or both when the company zone changed (months are local). */
+/** The local month start from which a write at UTC date `day` can change delays: a day earlier for a zone ahead of UTC, one more for a callback window reaching back 24 h. */
+function sinceMonth(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) - 2 * DAY_MS).toISOString().slice(0, 8).concat('01');
+}
+
+/**
+ * Brings delay_months up to date with the writes marked since the last refresh: each kind from the month of
+ * its earliest marked moment on, or whole (a bare mark, or the company zone changed: months are local).
+ */
 export async function refreshDelayRollups(db: Queryable, tz: string): Promise<void> {
   const marked = await takeMarks(db, 'delays');
   const [state] = await db.query<{ tz: string }>(`SELECT tz FROM rollup_state WHERE family = 'delays'`);
-  const kinds = marked === 'all' || state?.tz !== tz ? KINDS : KINDS.filter((k) => marked.includes(k));
-  for (const kind of kinds) await rebuild(db, kind, tz);
+  for (const kind of KINDS) {
+    const days =
+      marked === 'all'
+        ? []
+        : marked.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
+    if (marked === 'all' || state?.tz !== tz || marked.includes(kind)) await rebuild(db, kind, tz, null);
+    else if (days.length > 0) await rebuild(db, kind, tz, sinceMonth(days.sort()[0] as string));
+  }
   await db.query(
     `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('delays', $1, now())
      ON CONFLICT (family) DO UPDATE SET tz = excluded.tz, refreshed_at = excluded.refreshed_at`,
