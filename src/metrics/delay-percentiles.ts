@@ -131,12 +131,12 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
     `WITH parts AS (${parts.join('\n UNION ALL\n')}),
      b AS (
        SELECT gkey, GROUPING(gkey) AS is_total, bucket, sum(n)::int8 AS n
-         FROM (SELECT ${gkey} AS gkey, v.bucket, v.n FROM parts v) x
+         FROM (SELECT (${gkey}) COLLATE "C" AS gkey, v.bucket, v.n FROM parts v) x
         GROUP BY GROUPING SETS ((gkey, bucket), (bucket))
      ), c AS (
        SELECT gkey, is_total, bucket, n,
-              sum(n) OVER (PARTITION BY is_total, gkey ORDER BY bucket) - n AS below,
-              sum(n) OVER (PARTITION BY is_total, gkey) AS total
+              (sum(n) OVER (PARTITION BY is_total, gkey ORDER BY bucket) - n)::int8 AS below,
+              (sum(n) OVER (PARTITION BY is_total, gkey))::int8 AS total
          FROM b WHERE n > 0${q.groupBy === undefined ? ' AND is_total = 1' : ''}
      ), r AS (
        SELECT g.gkey, g.is_total, g.total, f.i AS fi, x.rank
@@ -146,7 +146,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
                                    (ceil(f.q * (g.total - 1)::float8)::int8)) x(rank)
      )
      SELECT DISTINCT r.gkey, r.is_total, r.total::int8 AS total, r.fi, r.rank, c.bucket, (r.rank - c.below)::int8 AS off
-       FROM r JOIN c ON c.is_total = r.is_total AND c.gkey IS NOT DISTINCT FROM r.gkey
+       FROM r JOIN c ON c.is_total = r.is_total AND coalesce(c.gkey, '') = coalesce(r.gkey, '')
         AND r.rank >= c.below AND r.rank < c.below + c.n`,
     p.values,
   );
