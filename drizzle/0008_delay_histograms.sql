@@ -1,3 +1,30 @@
+CREATE TABLE "activity_months" (
+	"month" date NOT NULL,
+	"manager_id" text NOT NULL,
+	"type" text NOT NULL,
+	"completed" integer NOT NULL,
+	CONSTRAINT "activity_months_month_manager_id_type_pk" PRIMARY KEY("month","manager_id","type")
+);
+--> statement-breakpoint
+CREATE TABLE "call_months" (
+	"month" date NOT NULL,
+	"manager_id" text NOT NULL,
+	"calls" integer NOT NULL,
+	"incoming" integer NOT NULL,
+	"outgoing" integer NOT NULL,
+	"answered" integer NOT NULL,
+	"missed" integer NOT NULL,
+	"connected" integer NOT NULL,
+	"not_connected" integer NOT NULL,
+	"talk_time_total" bigint NOT NULL,
+	"talk_answered" bigint NOT NULL,
+	"new_number_calls" integer NOT NULL,
+	"called_back" integer NOT NULL,
+	"lost_missed" integer NOT NULL,
+	"lost_new_clients" integer NOT NULL,
+	CONSTRAINT "call_months_month_manager_id_pk" PRIMARY KEY("month","manager_id")
+);
+--> statement-breakpoint
 CREATE TABLE "delay_months" (
 	"kind" text NOT NULL,
 	"month" date NOT NULL,

@@ -1,3 +1,4 @@
+-- Also month rows for call_days / activity_days (call_months, activity_months), backfilled at the end.
 -- Marks what the delay histograms of src/db/rollups/delays.ts (delay_months) depend on, in rollup_dirty
 -- family 'delays': 'callback:<UTC date>' / 'response:<UTC date>' = the earliest call start / lead creation a
 -- write touched (the months from there on are recomputed), or a bare 'callback' / 'response' = everything.
@@ -74,3 +75,11 @@ CREATE TRIGGER lead_responses_delays_delete AFTER DELETE ON lead_responses REFER
 --> statement-breakpoint
 CREATE TRIGGER lead_responses_delays_truncate AFTER TRUNCATE ON lead_responses
   FOR EACH STATEMENT EXECUTE FUNCTION voronka_lead_responses_changed();
+--> statement-breakpoint
+-- Month rows of the day rollups already built (in the zone rollup_state records); refreshes keep them after this.
+INSERT INTO call_months (month, manager_id, calls, incoming, outgoing, answered, missed, connected, not_connected, talk_time_total, talk_answered, new_number_calls, called_back, lost_missed, lost_new_clients)
+SELECT date_trunc('month', day)::date, manager_id, sum(calls), sum(incoming), sum(outgoing), sum(answered), sum(missed), sum(connected), sum(not_connected), sum(talk_time_total), sum(talk_answered), sum(new_number_calls), sum(called_back), sum(lost_missed), sum(lost_new_clients)
+  FROM call_days GROUP BY 1, 2;
+--> statement-breakpoint
+INSERT INTO activity_months (month, manager_id, type, completed)
+SELECT date_trunc('month', day)::date, manager_id, type, sum(completed) FROM activity_days GROUP BY 1, 2, 3;

@@ -557,6 +557,17 @@ export const callDays = pgTable(
   (t) => [primaryKey({ columns: [t.day, t.managerId] })],
 );
 
+/** call_days summed per local month (`month` = its first day): long periods read a row per month. */
+export const callMonths = pgTable(
+  'call_months',
+  {
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    ...callFigureColumns,
+  },
+  (t) => [primaryKey({ columns: [t.month, t.managerId] })],
+);
+
 /** Calls per local day, manager, phone line ('' = none) and direction: channels and source filters. */
 export const callLineDays = pgTable(
   'call_line_days',
@@ -629,6 +640,18 @@ export const activityDays = pgTable(
     completed: integer('completed').notNull(),
   },
   (t) => [primaryKey({ columns: [t.day, t.managerId, t.type] })],
+);
+
+/** activity_days summed per local month (`month` = its first day). */
+export const activityMonths = pgTable(
+  'activity_months',
+  {
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    type: text('type').notNull(),
+    completed: integer('completed').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.month, t.managerId, t.type] })],
 );
 
 /*

@@ -130,6 +130,13 @@ interface PeriodSplit {
   recent: { start: Date; end: Date } | null;
 }
 
+/** The first day of the month after the one holding `day`. */
+function nextMonthStart(day: string): string {
+  const d = new Date(isoToMs(`${day.slice(0, 7)}-01`));
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return msToIso(d.getTime());
+}
+
 function nextDay(day: string): string {
   return msToIso(isoToMs(day) + DAY_MS);
 }
@@ -178,18 +185,32 @@ function callFiguresSql(
   period: ResolvedPeriod,
   ctx: MetricContext,
   lines: boolean,
+  months = false,
 ): string {
   const split = splitPeriod(period, ctx);
   const keys = lines ? ['day', 'manager_id', 'line_number', 'direction'] : ['day', 'manager_id'];
   const parts: string[] = [];
-  if (split.settled) {
-    let w = `r.day >= ${p.add(split.settled.from)}::date AND r.day < ${p.add(split.settled.toExcl)}::date`;
+  const settledRows = (table: string, day: string, from: string, toExcl: string) => {
+    let w = `r.${day} >= ${p.add(from)}::date AND r.${day} < ${p.add(toExcl)}::date`;
     w += anyOf(p, 'r.manager_id', f.managerIds);
     if (lines) w += lineFilterSql(p, f, 'r.line_number');
     parts.push(
-      `SELECT ${keys.map((k) => `r.${k}`).join(', ')}, ${FIGURE_COLUMNS.map((c) => `r.${c}`).join(', ')}
-         FROM ${lines ? 'call_line_days' : 'call_days'} r WHERE ${w}`,
+      `SELECT ${keys.map((k) => (k === 'day' ? `r.${day} AS day` : `r.${k}`)).join(', ')}, ${FIGURE_COLUMNS.map((c) => `r.${c}`).join(', ')}
+         FROM ${table} r WHERE ${w}`,
     );
+  };
+  if (split.settled) {
+    const { from, toExcl } = split.settled;
+    // Whole months from call_months (their rows carry the month's first day), the odd days around them by day.
+    const firstMonth = from.endsWith('-01') ? from : nextMonthStart(from);
+    const lastMonth = `${toExcl.slice(0, 7)}-01`;
+    if (months && !lines && firstMonth < lastMonth) {
+      if (from < firstMonth) settledRows('call_days', 'day', from, firstMonth);
+      settledRows('call_months', 'month', firstMonth, lastMonth);
+      if (lastMonth < toExcl) settledRows('call_days', 'day', lastMonth, toExcl);
+    } else {
+      settledRows(lines ? 'call_line_days' : 'call_days', 'day', from, toExcl);
+    }
   }
   if (split.recent) {
     const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
@@ -227,7 +248,7 @@ export async function companyCallsByManager(ctx: MetricContext, period: Resolved
   await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
   return ctx.db.query<Row>(
-    `SELECT manager_id, ${SUMS} FROM (${callFiguresSql(p, NO_FILTERS, period, ctx, false)}) s GROUP BY manager_id`,
+    `SELECT manager_id, ${SUMS} FROM (${callFiguresSql(p, NO_FILTERS, period, ctx, false, true)}) s GROUP BY manager_id`,
     p.values,
   );
 }
@@ -559,7 +580,14 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
     );
   } else {
     const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
-    const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
+    const src = callFiguresSql(
+      p,
+      filters,
+      period,
+      ctx,
+      needsLines(filters, groupBy),
+      groupBy !== 'day' && groupBy !== 'week',
+    );
     rowsQuery = ctx.db.query<Row>(
       `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
        SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg
@@ -786,7 +814,14 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
   await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
   const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
-  const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
+  const src = callFiguresSql(
+    p,
+    filters,
+    period,
+    ctx,
+    needsLines(filters, groupBy),
+    groupBy !== 'day' && groupBy !== 'week',
+  );
   const rowsQuery = ctx.db.query<Row>(
     `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
      SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,

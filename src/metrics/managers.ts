@@ -74,6 +74,36 @@ function activityWeight(type: string, w: ScoreWeights): number {
 
 const NONE = 'none';
 
+/** The first day of the month after the one holding `day`. */
+function nextMonthStart(day: string): string {
+  const d = new Date(Date.parse(`${day.slice(0, 7)}-01T00:00:00Z`));
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Completed activities of the local days [$1, $2] as (manager_id, type, completed) rows: whole months
+ * [$3, $4) from activity_months, the odd days around them from activity_days.
+ */
+function activitySourceSql(period: { from: string; to: string }): { sql: string; params: string[] } {
+  const toExcl = new Date(Date.parse(`${period.to}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const firstMonth = period.from.endsWith('-01') ? period.from : nextMonthStart(period.from);
+  const endMonth = `${toExcl.slice(0, 7)}-01`;
+  const params = [period.from, period.to, firstMonth, endMonth];
+  if (firstMonth >= endMonth) {
+    return {
+      sql: 'SELECT manager_id, type, completed FROM activity_days WHERE day >= $1::date AND day <= $2::date',
+      params: params.slice(0, 2),
+    };
+  }
+  return {
+    sql: `SELECT manager_id, type, completed FROM activity_days WHERE day >= $1::date AND day < $3::date
+          UNION ALL SELECT manager_id, type, completed FROM activity_months WHERE month >= $3::date AND month < $4::date
+          UNION ALL SELECT manager_id, type, completed FROM activity_days WHERE day >= $4::date AND day <= $2::date`,
+    params,
+  };
+}
+
 /**
  * Эффективность менеджеров: activity score, its share of the company's score,
  * calls against the daily norm, leads and deals handled, win rate
@@ -99,11 +129,11 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   // Scores and calls over the whole company: the efficiency denominator ignores filters and scope.
   await ensureRollups(ctx.db, ctx.tz);
   await ensureLeadRollups(ctx.db, ctx.tz);
+  const activities = activitySourceSql(period);
   const activityQuery = ctx.db.query<{ manager_id: string | null; type: string; n: number }>(
-    `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM activity_days
-      WHERE day >= $1::date AND day <= $2::date
+    `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM (${activities.sql}) a
       GROUP BY 1, 2`,
-    [period.from, period.to],
+    activities.params,
   );
   const callQuery = companyCallsByManager(ctx, period);
   // Leads created in the period per manager: the manager cube of the lead cohort rollup (every lead, by local day of creation).
