@@ -115,52 +115,64 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
     q.groupBy === 'manager'
       ? 'v.manager_id'
       : q.groupBy === 'department'
-        ? `coalesce((SELECT gm.department_id FROM managers gm WHERE gm.id = v.manager_id), '')`
+        ? `coalesce(gm.department_id, '')`
         : 'NULL::text';
-  const fractions = p.add(q.fractions);
-  // Per group: the bucket and offset within it of the two ranks each percentile interpolates between.
-  const ranks = await db.query<{
-    gkey: string | null;
-    is_total: number;
-    total: number;
-    fi: number;
-    rank: number;
-    bucket: number;
-    off: number;
-  }>(
-    `WITH parts AS (${parts.join('\n UNION ALL\n')}),
-     b AS (
-       SELECT gkey, GROUPING(gkey) AS is_total, bucket, sum(n)::int8 AS n
-         FROM (SELECT (${gkey}) COLLATE "C" AS gkey, v.bucket, v.n FROM parts v) x
-        GROUP BY GROUPING SETS ((gkey, bucket), (bucket))
-     ), c AS (
-       SELECT gkey, is_total, bucket, n,
-              (sum(n) OVER (PARTITION BY is_total, gkey ORDER BY bucket) - n)::int8 AS below,
-              (sum(n) OVER (PARTITION BY is_total, gkey))::int8 AS total
-         FROM b WHERE n > 0${q.groupBy === undefined ? ' AND is_total = 1' : ''}
-     ), r AS (
-       SELECT g.gkey, g.is_total, g.total, f.i AS fi, x.rank
-         FROM (SELECT DISTINCT gkey, is_total, total FROM c) g
-        CROSS JOIN unnest(${fractions}::float8[]) WITH ORDINALITY f(q, i)
-        CROSS JOIN LATERAL (VALUES (floor(f.q * (g.total - 1)::float8)::int8),
-                                   (ceil(f.q * (g.total - 1)::float8)::int8)) x(rank)
-     )
-     SELECT DISTINCT r.gkey, r.is_total, r.total::int8 AS total, r.fi, r.rank, c.bucket, (r.rank - c.below)::int8 AS off
-       FROM r JOIN c ON c.is_total = r.is_total AND coalesce(c.gkey, '') = coalesce(r.gkey, '')
-        AND r.rank >= c.below AND r.rank < c.below + c.n`,
+  // Per group, its counts per bucket (in bucket order); the ranks are located here, in the few arrays.
+  const hist = await db.query<{ gkey: string | null; buckets: number[]; ns: number[] }>(
+    `WITH parts AS (${parts.join('\n UNION ALL\n')})
+     SELECT gkey, array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS ns
+       FROM (SELECT ${gkey} AS gkey, v.bucket, sum(v.n)::int4 AS n FROM parts v
+             ${q.groupBy === 'department' ? 'LEFT JOIN managers gm ON gm.id = v.manager_id' : ''}
+             GROUP BY 1, 2) x
+      WHERE n > 0 GROUP BY gkey`,
     p.values,
   );
+  const counts = new Map<string | null, Map<number, number>>();
+  const add = (key: string | null, bucket: number, n: number) => {
+    let m = counts.get(key);
+    if (!m) {
+      m = new Map();
+      counts.set(key, m);
+    }
+    m.set(bucket, (m.get(bucket) ?? 0) + n);
+  };
+  for (const h of hist) {
+    h.buckets.forEach((b, k) => {
+      const bucket = Number(b);
+      const n = Number(h.ns[k]);
+      if (q.groupBy !== undefined) add(String(h.gkey), bucket, n);
+      // The groups split the scope: their sum is the total.
+      add(null, bucket, n);
+    });
+  }
+  /** Per group: its count, and where each needed rank sits (bucket, offset within the bucket). */
+  const located = new Map<
+    string | null,
+    { total: number; at: Map<number, { bucket: number; off: number }> }
+  >();
+  for (const [key, byBucket] of counts) {
+    const buckets = [...byBucket.entries()].sort((a, b) => a[0] - b[0]);
+    const total = buckets.reduce((sum, [, n]) => sum + n, 0);
+    const ranks = new Set<number>();
+    for (const f of q.fractions) {
+      const pos = f * (total - 1);
+      ranks.add(Math.floor(pos));
+      ranks.add(Math.ceil(pos));
+    }
+    const at = new Map<number, { bucket: number; off: number }>();
+    let below = 0;
+    for (const [bucket, n] of buckets) {
+      for (const r of ranks) if (r >= below && r < below + n) at.set(r, { bucket, off: r - below });
+      below += n;
+    }
+    located.set(key, { total, at });
+  }
 
   // The values at those ranks: one bounded read of a bucket per rank.
   const wanted = new Map<string, { gkey: string | null; bucket: number; off: number }>();
   const idOf = (gkey: string | null, bucket: number, off: number) => `${gkey}\u0000${bucket}\u0000${off}`;
-  for (const r of ranks) {
-    const gkey = num(r.is_total) === 1 ? null : String(r.gkey);
-    wanted.set(idOf(gkey, num(r.bucket) ?? 0, num(r.off) ?? 0), {
-      gkey,
-      bucket: num(r.bucket) ?? 0,
-      off: num(r.off) ?? 0,
-    });
+  for (const [gkey, g] of located) {
+    for (const { bucket, off } of g.at.values()) wanted.set(idOf(gkey, bucket, off), { gkey, bucket, off });
   }
   const values = new Map<string, number>();
   if (wanted.size > 0) {
@@ -209,18 +221,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
   }
 
   const out: DelayPercentiles = new Map();
-  const byGroup = new Map<string | null, { total: number; at: Map<number, number> }>();
-  for (const r of ranks) {
-    const gkey = num(r.is_total) === 1 ? null : String(r.gkey);
-    let g = byGroup.get(gkey);
-    if (!g) {
-      g = { total: num(r.total) ?? 0, at: new Map() };
-      byGroup.set(gkey, g);
-    }
-    const v = values.get(idOf(gkey, num(r.bucket) ?? 0, num(r.off) ?? 0));
-    if (v !== undefined) g.at.set(num(r.rank) ?? 0, v);
-  }
-  for (const [gkey, g] of byGroup) {
+  for (const [gkey, g] of located) {
     out.set(
       gkey,
       q.fractions.map((f) => {
@@ -228,12 +229,21 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
         const pos = f * (g.total - 1);
         const lo = Math.floor(pos);
         const hi = Math.ceil(pos);
-        const a = g.at.get(lo);
-        const b = g.at.get(hi);
+        const a = atRank(gkey, g, lo);
+        const b = atRank(gkey, g, hi);
         if (a === undefined || b === undefined) return null;
         return hi > lo ? a + (pos - lo) * (b - a) : a;
       }),
     );
   }
   return out;
+
+  function atRank(
+    gkey: string | null,
+    g: { at: Map<number, { bucket: number; off: number }> },
+    rank: number,
+  ): number | undefined {
+    const where = g.at.get(rank);
+    return where && values.get(idOf(gkey, where.bucket, where.off));
+  }
 }
