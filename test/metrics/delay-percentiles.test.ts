@@ -91,6 +91,36 @@ describe.each(drivers)('exact delay percentiles follow writes (%s)', (driver) =>
     const byDept = await run('missed_calls', { period: MARCH, group_by: 'department' });
     expect(groupFigures(byDept, 'D2')).toMatchObject({ callback_delay_median: 600 });
     expect(groupFigures(byDept, 'none')).toMatchObject({ callback_delay_median: 86400 });
+
+    // Months later, after a gap with no calls: C25 missed on 3 August 10:00, C26 calls back at 10:30 (1800 s).
+    const later = fs.mkdtempSync(path.join(os.tmpdir(), 'voronka-delay-later-'));
+    const call = (id: string, direction: string, at: string, status: string) =>
+      JSON.stringify({
+        id,
+        direction,
+        started_at: at,
+        duration_sec: status === 'answered' ? 60 : 0,
+        status,
+        manager_id: 'M3',
+        client_phone: '79250000013',
+      });
+    fs.writeFileSync(
+      path.join(later, 'calls.jsonl'),
+      `${call('C25', 'in', '2026-08-03T10:00:00+03:00', 'missed')}\n${call('C26', 'out', '2026-08-03T10:30:00+03:00', 'answered')}\n`,
+    );
+    expect((await importDirectory(db, { dir: later, logger: silentLogger })).rejected).toBe(0);
+    // Asked on 1 September about March – August: 300, 600, 1800 (C25), 39600, 61200 (C20 → C21, 17 h), 86400.
+    // Median (1800 + 39600) / 2 = 20700; p90 at 0.9·5 = 4.5: 61200 + 0.5·25200 = 73800.
+    const autumn = await tool('missed_calls').run(
+      { db, caller: ADMIN, tz: TZ, now: new Date('2026-09-01T12:00:00+03:00') },
+      { period: { from: '2026-03-01', to: '2026-08-31' } },
+    );
+    expect(autumn.figures).toMatchObject({
+      called_back: 6,
+      callback_delay_median: 20700,
+      callback_delay_p90: 73800,
+    });
+    expect((await run('missed_calls', { period: MARCH })).figures.callback_delay_median).toBe(20100);
   });
 
   it('moves the first-response median when a new lead gets a response', async () => {

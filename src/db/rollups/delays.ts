@@ -56,16 +56,26 @@ const KINDS: DelayKind[] = ['callback', 'response'];
 const DAY_MS = 86_400_000;
 
 /**
- * Recomputes the rows of one kind for the months after `since` (a local month start), or all of them
- * (null). Rows up to and including `since` count only earlier values, so they stay; every later row is
- * that month's row plus the values from `since` on.
+ * Recomputes the rows of one kind for the months after `from` (a local month start), or all of them
+ * (null). Rows up to and including `from` count only earlier values, so they stay; every later row is
+ * the pair's row at `from` (or at the table's last month, when that is earlier) plus the values since.
  */
-async function rebuild(db: Queryable, kind: DelayKind, tz: string, since: string | null): Promise<void> {
+async function rebuild(db: Queryable, kind: DelayKind, tz: string, from: string | null): Promise<void> {
   const s = DELAY_SOURCES[kind];
   await db.query(
-    `DELETE FROM delay_months WHERE kind = $1${since === null ? '' : ' AND month > $2::date'}`,
-    since === null ? [kind] : [kind, since],
+    `DELETE FROM delay_months WHERE kind = $1${from === null ? '' : ' AND month > $2::date'}`,
+    from === null ? [kind] : [kind, from],
   );
+  // Rows run through the month after the last value: past that they are to be filled from their last month on.
+  let since = from;
+  if (from !== null) {
+    const [last] = await db.query<{ month: string | null }>(
+      `SELECT to_char(least($2::date, max(month)), 'YYYY-MM-DD') AS month FROM delay_months WHERE kind = $1`,
+      [kind, from],
+    );
+    since = last?.month ?? null;
+    if (since === null) await db.query('DELETE FROM delay_months WHERE kind = $1', [kind]);
+  }
   const fromSince = since === null ? '' : ` AND ${s.at} >= ($3::date::timestamp AT TIME ZONE $2::text)`;
   // Every (manager, bucket) gets a row for each month from its first value on through the month after the last
   // value anywhere, so a lookup by month needs no search; '*' sums all managers for unfiltered questions.
