@@ -83,3 +83,15 @@ SELECT date_trunc('month', day)::date, manager_id, sum(calls), sum(incoming), su
 --> statement-breakpoint
 INSERT INTO activity_months (month, manager_id, type, completed)
 SELECT date_trunc('month', day)::date, manager_id, type, sum(completed) FROM activity_days GROUP BY 1, 2, 3;
+--> statement-breakpoint
+-- Statistics for the new expression indexes (and the month rows), so plans pick them without waiting for
+-- autovacuum (PGlite has none).
+ANALYZE calls;
+--> statement-breakpoint
+ANALYZE lead_responses;
+--> statement-breakpoint
+ANALYZE deals;
+--> statement-breakpoint
+ANALYZE call_months;
+--> statement-breakpoint
+ANALYZE activity_months;

@@ -37,6 +37,7 @@ export async function refreshActivityRollups(db: Queryable, tz: string): Promise
       [tz],
     );
     await refreshMonths(db, null);
+    await db.query('ANALYZE activity_months');
   } else if (days.length > 0) {
     await db.query('DELETE FROM activity_days WHERE day = ANY($1::date[])', [days]);
     await db.query(

@@ -161,6 +161,7 @@ export async function refreshCallRollups(db: Queryable, tz: string): Promise<{ r
     await db.query('DELETE FROM call_line_days');
     await insertDays(db, 'calls c', [tz]);
     await refreshMonths(db, null);
+    await db.query('ANALYZE call_months');
   } else if (days.length > 0) {
     await db.query('DELETE FROM call_days WHERE day = ANY($1::date[])', [days]);
     await db.query('DELETE FROM call_line_days WHERE day = ANY($1::date[])', [days]);

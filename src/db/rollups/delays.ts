@@ -129,8 +129,11 @@ export async function refreshDelayRollups(db: Queryable, tz: string): Promise<vo
       marked === 'all'
         ? []
         : marked.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
-    if (marked === 'all' || state?.tz !== tz || marked.includes(kind)) await rebuild(db, kind, tz, null);
-    else if (days.length > 0) await rebuild(db, kind, tz, sinceMonth(days.sort()[0] as string));
+    if (marked === 'all' || state?.tz !== tz || marked.includes(kind)) {
+      await rebuild(db, kind, tz, null);
+      // Planner statistics for the new rows right away (PGlite has no autovacuum).
+      await db.query('ANALYZE delay_months');
+    } else if (days.length > 0) await rebuild(db, kind, tz, sinceMonth(days.sort()[0] as string));
   }
   await db.query(
     `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('delays', $1, now())
