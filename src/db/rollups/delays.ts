@@ -124,6 +124,7 @@ function sinceMonth(day: string): string {
 export async function refreshDelayRollups(db: Queryable, tz: string): Promise<void> {
   const marked = await takeMarks(db, 'delays');
   const [state] = await db.query<{ tz: string }>(`SELECT tz FROM rollup_state WHERE family = 'delays'`);
+  let rebuilt = false;
   for (const kind of KINDS) {
     const days =
       marked === 'all'
@@ -131,10 +132,11 @@ export async function refreshDelayRollups(db: Queryable, tz: string): Promise<vo
         : marked.filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1));
     if (marked === 'all' || state?.tz !== tz || marked.includes(kind)) {
       await rebuild(db, kind, tz, null);
-      // Planner statistics for the new rows right away (PGlite has no autovacuum).
-      await db.query('ANALYZE delay_months');
+      rebuilt = true;
     } else if (days.length > 0) await rebuild(db, kind, tz, sinceMonth(days.sort()[0] as string));
   }
+  // Planner statistics for the new rows right away (PGlite has no autovacuum).
+  if (rebuilt) await db.query('ANALYZE delay_months');
   await db.query(
     `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('delays', $1, now())
      ON CONFLICT (family) DO UPDATE SET tz = excluded.tz, refreshed_at = excluded.refreshed_at`,
