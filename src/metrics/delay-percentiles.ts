@@ -64,12 +64,17 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
   const scope = q.managerIds === null ? '' : ` AND ${s.manager} = ANY(${p.add(q.managerIds)}::text[])`;
   const instant = (day: string) => `${p.add(startOfLocalDay(day, q.tz).toISOString())}::timestamptz`;
   const parts: string[] = [];
-  const monthRow = (month: string, sign: 1 | -1) => {
+  /** Counts of the months [fromMonth, toMonth): the later running count less the earlier, pair by pair. */
+  const monthRows = (fromMonth: string, toMonth: string) => {
     const kind = `${p.add(q.kind)}::text`;
+    const clamp = (month: string) =>
+      `least(${p.add(month)}::date, (SELECT max(x.month) FROM delay_months x WHERE x.kind = ${kind}))`;
+    // Every pair with a row at the earlier month has one at the later (rows run on to the last month).
     parts.push(
-      `SELECT r.manager_id, r.bucket, ${sign} * r.before AS n FROM delay_months r
-        WHERE r.kind = ${kind} AND r.month = least(${p.add(month)}::date,
-              (SELECT max(x.month) FROM delay_months x WHERE x.kind = ${kind}))
+      `SELECT r.manager_id, r.bucket, r.before - coalesce(e.before, 0) AS n FROM delay_months r
+         LEFT JOIN delay_months e ON e.kind = r.kind AND e.month = ${clamp(fromMonth)}
+                                 AND e.manager_id = r.manager_id AND e.bucket = r.bucket
+        WHERE r.kind = ${kind} AND r.month = ${clamp(toMonth)}
           AND r.manager_id ${everyone ? `= '*'` : `<> '*'`}${q.managerIds === null ? '' : ` AND r.manager_id = ANY(${p.add(q.managerIds)}::text[])`}`,
     );
   };
@@ -91,8 +96,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
   if (mFrom === mTo || daysBetween(from, toExcl) <= daysBetween(from, mFrom) + daysBetween(toExcl, mTo)) {
     rawRange(from, toExcl, 1);
   } else {
-    monthRow(mTo, 1);
-    monthRow(mFrom, -1);
+    monthRows(mFrom, mTo);
     rawRange(mTo, toExcl, 1);
     rawRange(toExcl, mTo, -1);
     rawRange(mFrom, from, -1);
