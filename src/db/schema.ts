@@ -185,8 +185,9 @@ export const deals = pgTable(
   },
   (t) => [
     index('deals_created_idx').on(t.createdAt),
-    // manager_efficiency counts a period's new deals per manager from this index alone.
-    index('deals_created_manager_idx').on(t.createdAt, t.managerId),
+    // manager_efficiency counts a period's new and closed deals per manager by index range alone.
+    index('deals_manager_created_idx').on(t.managerId, t.createdAt),
+    index('deals_manager_closed_idx').on(t.managerId, t.stageId, t.closedAt),
     index('deals_closed_idx').on(t.closedAt),
     index('deals_stage_manager_idx').on(t.stageId, t.managerId),
     index('deals_manager_idx').on(t.managerId),

@@ -150,25 +150,25 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
     `SELECT x.manager_id, sum(x.leads)::int8 AS n FROM ${leadSource} x GROUP BY 1`,
     lp.values,
   );
+  // Per manager, counted by index range alone (deals_manager_created_idx, deals_manager_closed_idx): no hashing
+  // of a year of deals. Records without a manager only for the unfiltered company, as before.
   const dp = new Params();
   const s = dp.add(period.start);
   const e = dp.add(period.end);
-  const dealScope = anyOf(dp, 'd.manager_id', filters.managerIds);
-  // Counted per manager (and stage) first, read from narrow indexes alone (deals_created_manager_idx,
-  // deals_closed_cover_idx); stage meaning joined to the few counted rows.
+  const counts = (who: string) => `
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz) AS created,
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT won FROM outcome)::text[])
+          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS won,
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT lost FROM outcome)::text[])
+          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS lost`;
   const dealQuery = ctx.db.query<{ manager_id: string | null; created: number; won: number; lost: number }>(
-    `SELECT manager_id, sum(created)::int8 AS created, sum(won)::int8 AS won, sum(lost)::int8 AS lost FROM (
-       SELECT d.manager_id, count(*) AS created, 0 AS won, 0 AS lost FROM deals d
-        WHERE d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz${dealScope}
-        GROUP BY 1
-       UNION ALL
-       SELECT c.manager_id, 0, c.n * (st.semantic = 'won')::int, c.n * (st.semantic = 'lost')::int
-         FROM (SELECT d.stage_id, d.manager_id, count(*) AS n FROM deals d
-                WHERE d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz${dealScope}
-                GROUP BY 1, 2) c
-         JOIN stages st ON st.id = c.stage_id
-        WHERE st.semantic IN ('won', 'lost')
-     ) x GROUP BY 1`,
+    `WITH outcome AS (
+       SELECT coalesce(array_agg(id) FILTER (WHERE semantic = 'won'), '{}') AS won,
+              coalesce(array_agg(id) FILTER (WHERE semantic = 'lost'), '{}') AS lost
+         FROM stages)
+     SELECT m.id AS manager_id, ${counts('d.manager_id = m.id')}
+       FROM managers m WHERE true${anyOf(dp, 'm.id', filters.managerIds)}
+     ${filters.managerIds === null ? `UNION ALL SELECT NULL, ${counts('d.manager_id IS NULL')}` : ''}`,
     dp.values,
   );
   const managerQuery = ctx.db.query<{
@@ -216,6 +216,8 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   }
   for (const r of leadRows) tally(r.manager_id).leads += num(r.n) ?? 0;
   for (const r of dealRows) {
+    // Every manager comes back; one without deals in the period must not look like one with data.
+    if ((num(r.created) ?? 0) + (num(r.won) ?? 0) + (num(r.lost) ?? 0) === 0) continue;
     const t = tally(r.manager_id);
     t.deals += num(r.created) ?? 0;
     t.won += num(r.won) ?? 0;
