@@ -17,6 +17,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { CALLBACK_BUCKET, MANAGER_KEY, RESPONSE_BUCKET } from './delay-buckets.ts';
 
 /*
  * CRM and telephony entities of IMPORT_FORMAT.md. Primary keys are the source
@@ -184,6 +185,9 @@ export const deals = pgTable(
   },
   (t) => [
     index('deals_created_idx').on(t.createdAt),
+    // manager_efficiency counts a period's new and closed deals per manager by index range alone.
+    index('deals_manager_created_idx').on(t.managerId, t.createdAt),
+    index('deals_manager_closed_idx').on(t.managerId, t.stageId, t.closedAt),
     index('deals_closed_idx').on(t.closedAt),
     index('deals_stage_manager_idx').on(t.stageId, t.managerId),
     index('deals_manager_idx').on(t.managerId),
@@ -292,6 +296,10 @@ export const calls = pgTable(
     // Callback delays ("Время до перезвона") are percentiles over single calls: read from this index alone.
     index('calls_called_back_idx')
       .on(t.startedAt, t.callbackAt, t.managerId, t.lineNumber)
+      .where(sql`callback_at IS NOT NULL`),
+    // The exact callback-delay percentile reads the values of one delay bucket (src/metrics/delay-percentiles.ts).
+    index('calls_callback_bucket_idx')
+      .on(sql.raw(CALLBACK_BUCKET('')), sql.raw(MANAGER_KEY('')), t.startedAt, t.callbackAt, t.managerId)
       .where(sql`callback_at IS NOT NULL`),
   ],
 );
@@ -550,6 +558,17 @@ export const callDays = pgTable(
   (t) => [primaryKey({ columns: [t.day, t.managerId] })],
 );
 
+/** call_days summed per local month (`month` = its first day): long periods read a row per month. */
+export const callMonths = pgTable(
+  'call_months',
+  {
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    ...callFigureColumns,
+  },
+  (t) => [primaryKey({ columns: [t.month, t.managerId] })],
+);
+
 /** Calls per local day, manager, phone line ('' = none) and direction: channels and source filters. */
 export const callLineDays = pgTable(
   'call_line_days',
@@ -577,7 +596,39 @@ export const leadResponses = pgTable(
     sourceId: text('source_id'),
     firstResponseAt: tstz('first_response_at').notNull(),
   },
-  (t) => [index('lead_responses_created_idx').on(t.createdAt, t.firstResponseAt, t.managerId, t.sourceId)],
+  (t) => [
+    index('lead_responses_created_idx').on(t.createdAt, t.firstResponseAt, t.managerId, t.sourceId),
+    // The exact first-response median reads the values of one delay bucket (src/metrics/delay-percentiles.ts).
+    index('lead_responses_bucket_idx').on(
+      sql.raw(RESPONSE_BUCKET('')),
+      sql.raw(MANAGER_KEY('')),
+      t.createdAt,
+      t.firstResponseAt,
+      t.managerId,
+    ),
+    // Responses after a past "now" are taken out of the rollup's counts.
+    index('lead_responses_response_idx').on(t.firstResponseAt, t.createdAt, t.managerId),
+  ],
+);
+
+/**
+ * Delay histograms for exact percentiles (src/db/rollups/delays.ts): per kind
+ * ('callback' = callback delays of missed calls by the call's start,
+ * 'response' = first responses by the lead's creation), local month, manager
+ * ('' = none, '*' = everyone) and delay bucket (src/db/delay-buckets.ts), how
+ * many values fell in the months before `month` — a running count, so any run
+ * of whole months is the difference of two rows. Zero counts are left out.
+ */
+export const delayMonths = pgTable(
+  'delay_months',
+  {
+    kind: text('kind').notNull(),
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    bucket: integer('bucket').notNull(),
+    before: bigint('before', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.month, t.managerId, t.bucket] })],
 );
 
 /** Completed activities per local day of completion, manager ('' = none) and type: manager_efficiency's score. */
@@ -590,6 +641,18 @@ export const activityDays = pgTable(
     completed: integer('completed').notNull(),
   },
   (t) => [primaryKey({ columns: [t.day, t.managerId, t.type] })],
+);
+
+/** activity_days summed per local month (`month` = its first day). */
+export const activityMonths = pgTable(
+  'activity_months',
+  {
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    type: text('type').notNull(),
+    completed: integer('completed').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.month, t.managerId, t.type] })],
 );
 
 /*

@@ -14,6 +14,7 @@ import {
   ratio,
   resolveFilters,
 } from './common.ts';
+import { delayPercentiles } from './delay-percentiles.ts';
 import { localDate, pluralRu, type ResolvedPeriod, startOfLocalDay } from './period.ts';
 import type { MetricTool } from './tool.ts';
 import type { Envelope, EnvelopeGroup, EnvelopeItem, Figures, GroupBy, ToolInput } from './types.ts';
@@ -129,6 +130,13 @@ interface PeriodSplit {
   recent: { start: Date; end: Date } | null;
 }
 
+/** The first day of the month after the one holding `day`. */
+function nextMonthStart(day: string): string {
+  const d = new Date(isoToMs(`${day.slice(0, 7)}-01`));
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return msToIso(d.getTime());
+}
+
 function nextDay(day: string): string {
   return msToIso(isoToMs(day) + DAY_MS);
 }
@@ -177,18 +185,32 @@ function callFiguresSql(
   period: ResolvedPeriod,
   ctx: MetricContext,
   lines: boolean,
+  months = false,
 ): string {
   const split = splitPeriod(period, ctx);
   const keys = lines ? ['day', 'manager_id', 'line_number', 'direction'] : ['day', 'manager_id'];
   const parts: string[] = [];
-  if (split.settled) {
-    let w = `r.day >= ${p.add(split.settled.from)}::date AND r.day < ${p.add(split.settled.toExcl)}::date`;
+  const settledRows = (table: string, day: string, from: string, toExcl: string) => {
+    let w = `r.${day} >= ${p.add(from)}::date AND r.${day} < ${p.add(toExcl)}::date`;
     w += anyOf(p, 'r.manager_id', f.managerIds);
     if (lines) w += lineFilterSql(p, f, 'r.line_number');
     parts.push(
-      `SELECT ${keys.map((k) => `r.${k}`).join(', ')}, ${FIGURE_COLUMNS.map((c) => `r.${c}`).join(', ')}
-         FROM ${lines ? 'call_line_days' : 'call_days'} r WHERE ${w}`,
+      `SELECT ${keys.map((k) => (k === 'day' ? `r.${day} AS day` : `r.${k}`)).join(', ')}, ${FIGURE_COLUMNS.map((c) => `r.${c}`).join(', ')}
+         FROM ${table} r WHERE ${w}`,
     );
+  };
+  if (split.settled) {
+    const { from, toExcl } = split.settled;
+    // Whole months from call_months (their rows carry the month's first day), the odd days around them by day.
+    const firstMonth = from.endsWith('-01') ? from : nextMonthStart(from);
+    const lastMonth = `${toExcl.slice(0, 7)}-01`;
+    if (months && !lines && firstMonth < lastMonth) {
+      if (from < firstMonth) settledRows('call_days', 'day', from, firstMonth);
+      settledRows('call_months', 'month', firstMonth, lastMonth);
+      if (lastMonth < toExcl) settledRows('call_days', 'day', lastMonth, toExcl);
+    } else {
+      settledRows(lines ? 'call_line_days' : 'call_days', 'day', from, toExcl);
+    }
   }
   if (split.recent) {
     const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
@@ -226,7 +248,7 @@ export async function companyCallsByManager(ctx: MetricContext, period: Resolved
   await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
   return ctx.db.query<Row>(
-    `SELECT manager_id, ${SUMS} FROM (${callFiguresSql(p, NO_FILTERS, period, ctx, false)}) s GROUP BY manager_id`,
+    `SELECT manager_id, ${SUMS} FROM (${callFiguresSql(p, NO_FILTERS, period, ctx, false, true)}) s GROUP BY manager_id`,
     p.values,
   );
 }
@@ -474,6 +496,20 @@ async function firstResponseMedian(
   f: ResolvedFilters,
   period: ResolvedPeriod,
 ): Promise<number | null> {
+  if (f.sourceIds === null) {
+    const [med] = (
+      await delayPercentiles(ctx.db, {
+        kind: 'response',
+        period,
+        tz: ctx.tz,
+        now: ctx.now,
+        managerIds: f.managerIds,
+        fractions: [0.5],
+      })
+    ).get(null) ?? [null];
+    return med ?? null;
+  }
+  // lead_responses has no histogram per source: a source filter sorts the period's responses.
   const p = new Params();
   const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
   let where =
@@ -529,12 +565,12 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
 
   await ensureRollups(ctx.db, ctx.tz);
   const p = new Params();
-  let rows: Row[];
+  let rowsQuery: Promise<Row[]>;
   if (groupBy === 'client') {
     // Client numbers are unbounded and only the calls know them: the top `limit` groups come back, with their count.
     const now = `${p.add(ctx.now.toISOString())}::timestamptz`;
     const where = callWhere(p, filters, period);
-    rows = await ctx.db.query<Row>(
+    rowsQuery = ctx.db.query<Row>(
       `WITH agg AS (
          SELECT c.client_phone AS gkey, GROUPING(c.client_phone) AS is_total, ${rawFigures(now)}
            FROM calls c WHERE ${where} GROUP BY GROUPING SETS ((c.client_phone), ()))
@@ -544,21 +580,31 @@ async function callsStats(ctx: MetricContext, input: ToolInput): Promise<Envelop
     );
   } else {
     const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
-    const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
-    rows = await ctx.db.query<Row>(
+    const src = callFiguresSql(
+      p,
+      filters,
+      period,
+      ctx,
+      needsLines(filters, groupBy),
+      groupBy !== 'day' && groupBy !== 'week',
+    );
+    rowsQuery = ctx.db.query<Row>(
       `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
        SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg
         WHERE is_total = 1 OR gkey IS NOT NULL ORDER BY is_total DESC`,
       p.values,
     );
   }
+  // Leads are not tied to lines: no response speed under a channel filter.
+  const [rows, firstResponse] = await Promise.all([
+    rowsQuery,
+    filters.lineNumbers === null ? firstResponseMedian(ctx, filters, period) : null,
+  ]);
   const total = rows.find((r) => num(r.is_total) === 1);
   const figures = callStatsFigures(undefined, total);
+  figures.first_response_median = firstResponse;
   if (filters.lineNumbers !== null) {
-    figures.first_response_median = null;
     notes.push('Скорость ответа на заявку с фильтром по каналу не считается: заявки не привязаны к линиям.');
-  } else {
-    figures.first_response_median = await firstResponseMedian(ctx, filters, period);
   }
 
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures, notes };
@@ -709,25 +755,36 @@ function missedFigures(r: Row | undefined): Figures {
   };
 }
 
-async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelope> {
-  checkGroupBy('missed_calls', input.group_by, MISSED_GROUPS);
-  const notes: string[] = [];
-  const period = periodOf(ctx, input, 'last_7_days');
-  defaultPeriodNote(input, 'последние 7 дней', notes);
-  const filters = dropUnsupportedFilters(await resolveFilters(ctx.db, ctx.caller, input.filters), notes);
-  const groupBy = input.group_by;
-  const limit = input.limit ?? DEFAULT_LIMIT;
-
-  await ensureRollups(ctx.db, ctx.tz);
-  const p = new Params();
-  const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
-  const src = callFiguresSql(p, filters, period, ctx, needsLines(filters, groupBy));
-  const rows = await ctx.db.query<Row>(
-    `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
-     SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
-    p.values,
-  );
-  // "Время до перезвона" is a percentile over single calls: read from the called-back calls (calls_called_back_idx).
+/**
+ * "Время до перезвона" per group (null = the total): percentiles over the single called-back calls of the
+ * period whose callback came by now. Without line filters and for manager / department groups, from the
+ * delay histograms (exact, src/metrics/delay-percentiles.ts); otherwise sorted from the called-back calls
+ * (calls_called_back_idx).
+ */
+async function callbackDelays(
+  ctx: MetricContext,
+  filters: ResolvedFilters,
+  period: ResolvedPeriod,
+  groupBy: GroupBy | undefined,
+): Promise<Map<string | null, Row>> {
+  if (
+    filters.lineNumbers === null &&
+    filters.sourceIds === null &&
+    (groupBy === undefined || groupBy === 'manager' || groupBy === 'department')
+  ) {
+    const found = await delayPercentiles(ctx.db, {
+      kind: 'callback',
+      period,
+      tz: ctx.tz,
+      now: ctx.now,
+      managerIds: filters.managerIds,
+      ...(groupBy ? { groupBy } : {}),
+      fractions: [0.5, 0.9],
+    });
+    return new Map(
+      [...found].map(([k, [median, p90]]) => [k, { callback_delay_median: median, callback_delay_p90: p90 }]),
+    );
+  }
   const dp = new Params();
   const dnow = `${dp.add(ctx.now.toISOString())}::timestamptz`;
   const dg = groupBy ? callGroupSql(groupBy, dp, ctx.tz) : { key: 'NULL::text', joins: '' };
@@ -742,23 +799,41 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
     )}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
     dp.values,
   );
-  const delays = new Map(delayRows.map((r) => [num(r.is_total) === 1 ? null : String(r.gkey), r]));
-  const withDelays = rows.map((r): Row => {
-    const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
-    return {
-      ...r,
-      callback_delay_median: d?.callback_delay_median,
-      callback_delay_p90: d?.callback_delay_p90,
-    };
-  });
-  const total = withDelays.find((r) => num(r.is_total) === 1);
-  const figures = missedFigures(total);
+  return new Map(delayRows.map((r) => [num(r.is_total) === 1 ? null : String(r.gkey), r]));
+}
+
+async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelope> {
+  checkGroupBy('missed_calls', input.group_by, MISSED_GROUPS);
+  const notes: string[] = [];
+  const period = periodOf(ctx, input, 'last_7_days');
+  defaultPeriodNote(input, 'последние 7 дней', notes);
+  const filters = dropUnsupportedFilters(await resolveFilters(ctx.db, ctx.caller, input.filters), notes);
+  const groupBy = input.group_by;
+  const limit = input.limit ?? DEFAULT_LIMIT;
+
+  await ensureRollups(ctx.db, ctx.tz);
+  const p = new Params();
+  const g = groupBy ? groupSql(groupBy) : { key: 'NULL::text', joins: '' };
+  const src = callFiguresSql(
+    p,
+    filters,
+    period,
+    ctx,
+    needsLines(filters, groupBy),
+    groupBy !== 'day' && groupBy !== 'week',
+  );
+  const rowsQuery = ctx.db.query<Row>(
+    `WITH s AS (${src}), k AS (SELECT s.*, ${g.key} AS gkey FROM s ${g.joins})
+     SELECT * FROM (${groupedSql(SUMS, 'k', groupBy !== undefined)}) agg WHERE is_total = 1 OR gkey IS NOT NULL`,
+    p.values,
+  );
+  const delaysQuery = callbackDelays(ctx, filters, period, groupBy);
 
   const ip = new Params();
   const inow = `${ip.add(ctx.now.toISOString())}::timestamptz`;
   const iwhere = `${callWhere(ip, filters, period)} AND c.direction = 'in' AND c.status <> 'answered'
      AND NOT coalesce(c.callback_at <= ${inow}, false)`;
-  const itemRows = await ctx.db.query<Row>(
+  const itemQuery = ctx.db.query<Row>(
     `SELECT c.id, c.started_at, c.client_phone, coalesce(c.answered_after_at <= ${inow}, false) AS answered_after,
             c.is_new, m.name AS manager, pl.name AS channel,
             (SELECT ct.name FROM contact_phones cp JOIN contacts ct ON ct.id = cp.contact_id
@@ -772,6 +847,18 @@ async function missedCalls(ctx: MetricContext, input: ToolInput): Promise<Envelo
       LIMIT ${ip.add(limit)}::int`,
     ip.values,
   );
+  // Independent reads: on PostgreSQL they run side by side on the pool's connections.
+  const [rows, delays, itemRows] = await Promise.all([rowsQuery, delaysQuery, itemQuery]);
+  const withDelays = rows.map((r): Row => {
+    const d = delays.get(num(r.is_total) === 1 ? null : String(r.gkey));
+    return {
+      ...r,
+      callback_delay_median: d?.callback_delay_median,
+      callback_delay_p90: d?.callback_delay_p90,
+    };
+  });
+  const total = withDelays.find((r) => num(r.is_total) === 1);
+  const figures = missedFigures(total);
   const items: EnvelopeItem[] = itemRows.map((r) => {
     const phone = String(r.client_phone);
     const contact = (r.contact as string | null) ?? null;

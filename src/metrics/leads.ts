@@ -609,7 +609,7 @@ export async function stageReach(
 // ---------------------------------------------------------------------------
 // Lead rollups (src/db/rollups/leads.ts): how lead_stats and lead_stage_reach read them.
 
-type LeadCube = 'f' | 'm' | 'a' | 'n';
+export type LeadCube = 'f' | 'm' | 'a' | 'n';
 
 /** The smallest cube of a lead rollup that has every dimension a query filters and groups by. */
 function leadCube(filters: ResolvedFilters, groupBy: GroupBy | undefined): LeadCube {
@@ -635,7 +635,7 @@ function nextMonth(firstDay: string): string {
  * for the whole calendar months inside it, day rows for the days around them
  * (only day rows when `daysOnly`, e.g. grouping by day or week).
  */
-function rollupRowsSql(
+export function rollupRowsSql(
   table: string,
   cube: LeadCube,
   period: ResolvedPeriod,

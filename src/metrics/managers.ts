@@ -1,4 +1,5 @@
 import { ensureRollups } from '../db/rollups/index.ts';
+import { ensureLeadRollups } from '../db/rollups/leads.ts';
 import { AppError } from '../errors.ts';
 import { companyCallsByManager } from './calls.ts';
 import {
@@ -14,6 +15,7 @@ import {
   resolveFilters,
   type ScoreWeights,
 } from './common.ts';
+import { rollupRowsSql } from './leads.ts';
 import { localDate } from './period.ts';
 import { workingDays } from './plan.ts';
 import type { MetricTool } from './tool.ts';
@@ -72,6 +74,36 @@ function activityWeight(type: string, w: ScoreWeights): number {
 
 const NONE = 'none';
 
+/** The first day of the month after the one holding `day`. */
+function nextMonthStart(day: string): string {
+  const d = new Date(Date.parse(`${day.slice(0, 7)}-01T00:00:00Z`));
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Completed activities of the local days [$1, $2] as (manager_id, type, completed) rows: whole months
+ * [$3, $4) from activity_months, the odd days around them from activity_days.
+ */
+function activitySourceSql(period: { from: string; to: string }): { sql: string; params: string[] } {
+  const toExcl = new Date(Date.parse(`${period.to}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  const firstMonth = period.from.endsWith('-01') ? period.from : nextMonthStart(period.from);
+  const endMonth = `${toExcl.slice(0, 7)}-01`;
+  const params = [period.from, period.to, firstMonth, endMonth];
+  if (firstMonth >= endMonth) {
+    return {
+      sql: 'SELECT manager_id, type, completed FROM activity_days WHERE day >= $1::date AND day <= $2::date',
+      params: params.slice(0, 2),
+    };
+  }
+  return {
+    sql: `SELECT manager_id, type, completed FROM activity_days WHERE day >= $1::date AND day < $3::date
+          UNION ALL SELECT manager_id, type, completed FROM activity_months WHERE month >= $3::date AND month < $4::date
+          UNION ALL SELECT manager_id, type, completed FROM activity_days WHERE day >= $4::date AND day <= $2::date`,
+    params,
+  };
+}
+
 /**
  * Эффективность менеджеров: activity score, its share of the company's score,
  * calls against the daily norm, leads and deals handled, win rate
@@ -96,34 +128,47 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
 
   // Scores and calls over the whole company: the efficiency denominator ignores filters and scope.
   await ensureRollups(ctx.db, ctx.tz);
+  await ensureLeadRollups(ctx.db, ctx.tz);
+  const activities = activitySourceSql(period);
   const activityQuery = ctx.db.query<{ manager_id: string | null; type: string; n: number }>(
-    `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM activity_days
-      WHERE day >= $1::date AND day <= $2::date
+    `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM (${activities.sql}) a
       GROUP BY 1, 2`,
-    [period.from, period.to],
+    activities.params,
   );
   const callQuery = companyCallsByManager(ctx, period);
+  // Leads created in the period per manager: the manager cube of the lead cohort rollup (every lead, by local day of creation).
   const lp = new Params();
+  const leadSource = rollupRowsSql(
+    'lead_cohort_rollup',
+    'm',
+    period,
+    false,
+    lp,
+    anyOf(lp, 'x.manager_id', filters.managerIds),
+  );
   const leadQuery = ctx.db.query<{ manager_id: string | null; n: number }>(
-    `SELECT manager_id, count(*)::int8 AS n FROM leads
-      WHERE created_at >= ${lp.add(period.start)}::timestamptz AND created_at < ${lp.add(period.end)}::timestamptz
-      ${anyOf(lp, 'manager_id', filters.managerIds)}
-      GROUP BY 1`,
+    `SELECT x.manager_id, sum(x.leads)::int8 AS n FROM ${leadSource} x GROUP BY 1`,
     lp.values,
   );
+  // Per manager, counted by index range alone (deals_manager_created_idx, deals_manager_closed_idx): no hashing
+  // of a year of deals. Records without a manager only for the unfiltered company, as before.
   const dp = new Params();
   const s = dp.add(period.start);
   const e = dp.add(period.end);
-  const dealScope = anyOf(dp, 'd.manager_id', filters.managerIds);
+  const counts = (who: string) => `
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz) AS created,
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT won FROM outcome)::text[])
+          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS won,
+      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT lost FROM outcome)::text[])
+          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS lost`;
   const dealQuery = ctx.db.query<{ manager_id: string | null; created: number; won: number; lost: number }>(
-    `SELECT manager_id, sum(created)::int8 AS created, sum(won)::int8 AS won, sum(lost)::int8 AS lost FROM (
-       SELECT d.manager_id, 1 AS created, 0 AS won, 0 AS lost FROM deals d
-        WHERE d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz${dealScope}
-       UNION ALL
-       SELECT d.manager_id, 0, (st.semantic = 'won')::int, (st.semantic = 'lost')::int
-         FROM deals d JOIN stages st ON st.id = d.stage_id
-        WHERE st.semantic IN ('won', 'lost') AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz${dealScope}
-     ) x GROUP BY 1`,
+    `WITH outcome AS (
+       SELECT coalesce(array_agg(id) FILTER (WHERE semantic = 'won'), '{}') AS won,
+              coalesce(array_agg(id) FILTER (WHERE semantic = 'lost'), '{}') AS lost
+         FROM stages)
+     SELECT m.id AS manager_id, ${counts('d.manager_id = m.id')}
+       FROM managers m WHERE true${anyOf(dp, 'm.id', filters.managerIds)}
+     ${filters.managerIds === null ? `UNION ALL SELECT NULL, ${counts('d.manager_id IS NULL')}` : ''}`,
     dp.values,
   );
   const managerQuery = ctx.db.query<{
@@ -171,6 +216,8 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   }
   for (const r of leadRows) tally(r.manager_id).leads += num(r.n) ?? 0;
   for (const r of dealRows) {
+    // Every manager comes back; one without deals in the period must not look like one with data.
+    if ((num(r.created) ?? 0) + (num(r.won) ?? 0) + (num(r.lost) ?? 0) === 0) continue;
     const t = tally(r.manager_id);
     t.deals += num(r.created) ?? 0;
     t.won += num(r.won) ?? 0;

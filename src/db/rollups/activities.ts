@@ -4,6 +4,22 @@ import { localDaysOf, takeMarks } from './marks.ts';
 /** Past this many marked days the rollup is rebuilt whole. */
 const FULL_DAYS_ABOVE = 120;
 
+/** Recomputes activity_months from activity_days: the months holding `days`, or all (null). */
+async function refreshMonths(db: Queryable, days: string[] | null): Promise<void> {
+  const months = days && [...new Set(days.map((d) => `${d.slice(0, 7)}-01`))];
+  await db.query(
+    `DELETE FROM activity_months${months ? ' WHERE month = ANY($1::date[])' : ''}`,
+    months ? [months] : [],
+  );
+  await db.query(
+    `INSERT INTO activity_months (month, manager_id, type, completed)
+     SELECT date_trunc('month', d.day)::date, d.manager_id, d.type, sum(d.completed)
+       FROM ${months ? `unnest($1::date[]) m(month) JOIN activity_days d ON d.day >= m.month AND d.day < m.month + interval '1 month'` : 'activity_days d'}
+      GROUP BY 1, 2, 3`,
+    months ? [months] : [],
+  );
+}
+
 /**
  * Brings activity_days (completed activities per local day, manager and type,
  * which manager_efficiency scores) up to date with the days writes marked.
@@ -20,6 +36,8 @@ export async function refreshActivityRollups(db: Queryable, tz: string): Promise
        ${select} FROM activities a WHERE a.completed_at IS NOT NULL GROUP BY 1, 2, 3`,
       [tz],
     );
+    await refreshMonths(db, null);
+    await db.query('ANALYZE activity_months');
   } else if (days.length > 0) {
     await db.query('DELETE FROM activity_days WHERE day = ANY($1::date[])', [days]);
     await db.query(
@@ -30,6 +48,7 @@ export async function refreshActivityRollups(db: Queryable, tz: string): Promise
         GROUP BY 1, 2, 3`,
       [tz, days],
     );
+    await refreshMonths(db, days);
   }
   await db.query(
     `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('activities', $1, now())

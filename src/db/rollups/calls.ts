@@ -137,6 +137,25 @@ async function refreshFlags(db: Queryable, phones: string[] | 'all'): Promise<st
   return [...new Set(rows.map((r) => r.day))];
 }
 
+/** Recomputes call_months from call_days: the months holding `days`, or all (null). */
+async function refreshMonths(db: Queryable, days: string[] | null): Promise<void> {
+  const sums = FIGURE_COLUMNS.map((c) => `sum(d.${c})`).join(', ');
+  const months = days && [...new Set(days.map((d) => `${d.slice(0, 7)}-01`))];
+  // Month by month through the day key, so a few months read only their own days.
+  const from = months
+    ? `unnest($1::date[]) m(month) JOIN call_days d ON d.day >= m.month AND d.day < m.month + interval '1 month'`
+    : 'call_days d';
+  await db.query(
+    `DELETE FROM call_months${months ? ' WHERE month = ANY($1::date[])' : ''}`,
+    months ? [months] : [],
+  );
+  await db.query(
+    `INSERT INTO call_months (month, manager_id, ${FIGURE_COLUMNS.join(', ')})
+     SELECT date_trunc('month', d.day)::date, d.manager_id, ${sums} FROM ${from} GROUP BY 1, 2`,
+    months ? [months] : [],
+  );
+}
+
 /**
  * Writes every call again with its flags, in time order, instead of updating
  * them: for a calls table that a bulk load has just filled (one transaction,
@@ -184,6 +203,8 @@ export async function refreshCallRollups(db: Queryable, tz: string): Promise<{ r
     await db.query('DELETE FROM call_days');
     await db.query('DELETE FROM call_line_days');
     await insertDays(db, 'calls c', [tz]);
+    await refreshMonths(db, null);
+    await db.query('ANALYZE call_months');
   } else if (days.length > 0) {
     await db.query('DELETE FROM call_days WHERE day = ANY($1::date[])', [days]);
     await db.query('DELETE FROM call_line_days WHERE day = ANY($1::date[])', [days]);
@@ -194,6 +215,7 @@ export async function refreshCallRollups(db: Queryable, tz: string): Promise<{ r
         AND c.started_at < ((d.day + 1)::timestamp AT TIME ZONE $1::text)`,
       [tz, days],
     );
+    await refreshMonths(db, days);
   }
   await db.query(
     `INSERT INTO rollup_state (family, tz, refreshed_at) VALUES ('calls', $1, now())

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { refreshDelayRollups } from './delays.ts';
 import { refreshLeadRollups } from './leads.ts';
 
 /*
@@ -15,9 +16,24 @@ const DEFAULT_TZ = 'Europe/Moscow';
 
 /** Each family, the rollup_state name it records its zone under, and the marks it takes. */
 const FAMILIES = [
-  { state: 'calls', marks: ['call_phones', 'call_days'], refresh: refreshCallRollups },
-  { state: 'activities', marks: ['activity_days'], refresh: refreshActivityRollups },
+  { state: 'calls', marks: ['call_phones', 'call_days'] },
+  { state: 'activities', marks: ['activity_days'] },
+  { state: 'delays', marks: ['delays'] },
 ] as const;
+
+type Refresh = (q: Queryable, tz: string) => Promise<unknown>;
+
+/**
+ * The refreshes, in chains: one after another within a chain, chains side by
+ * side (they share no rows). Delays follow calls: the calls refresh sets the
+ * callback moments the delays are made of. The lead cohorts keep their own
+ * marks and zone (lead_rollup_dirty / lead_rollup_state).
+ */
+const CHAINS: Refresh[][] = [
+  [refreshCallRollups, refreshDelayRollups],
+  [refreshActivityRollups],
+  [refreshLeadRollups],
+];
 
 const inFlight = new WeakMap<object, Promise<void>>();
 
@@ -36,28 +52,16 @@ export async function refreshRollups(db: Queryable, tz?: string): Promise<void> 
   if (running) await running;
   const run = (async () => {
     const zone = tz ?? (await storedZone(db)) ?? DEFAULT_TZ;
-    const refreshes: Array<(q: Queryable) => Promise<unknown>> = [
-      ...FAMILIES.map((f) => (q: Queryable) => f.refresh(q, zone)),
-      // The lead cohorts keep their own marks and zone (lead_rollup_dirty / lead_rollup_state).
-      (q) => refreshLeadRollups(q, zone),
-    ];
-    // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
-    const roomy = (q: Queryable) => q.query(`SELECT set_config('work_mem', '256MB', true)`);
+    const runChain = async (q: Queryable, chain: Refresh[]) => {
+      // Full rebuilds group and sort every call: room enough to do it in memory (this transaction only).
+      await q.query(`SELECT set_config('work_mem', '256MB', true)`);
+      for (const refresh of chain) await refresh(q, zone);
+    };
     if (canTransact(db) && db.kind === 'postgres') {
-      // Families share no rows: each in a transaction of its own, side by side on the pool's connections.
-      await Promise.all(
-        refreshes.map((refresh) =>
-          db.transaction(async (q) => {
-            await roomy(q);
-            await refresh(q);
-          }),
-        ),
-      );
+      // Each chain in a transaction of its own, side by side on the pool's connections.
+      await Promise.all(CHAINS.map((chain) => db.transaction((q) => runChain(q, chain))));
     } else {
-      const all = async (q: Queryable) => {
-        await roomy(q);
-        for (const refresh of refreshes) await refresh(q);
-      };
+      const all = (q: Queryable) => runChain(q, CHAINS.flat());
       if (canTransact(db)) await db.transaction(all);
       else await all(db);
     }
