@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { GAPS_FAMILY, refreshRecordGaps } from './gaps.ts';
 import { refreshLeadRollups } from './leads.ts';
 
 /*
@@ -17,6 +18,7 @@ const DEFAULT_TZ = 'Europe/Moscow';
 const FAMILIES = [
   { state: 'calls', marks: ['call_phones', 'call_days'], refresh: refreshCallRollups },
   { state: 'activities', marks: ['activity_days'], refresh: refreshActivityRollups },
+  { state: GAPS_FAMILY, marks: [GAPS_FAMILY], refresh: refreshRecordGaps },
 ] as const;
 
 const inFlight = new WeakMap<object, Promise<void>>();
