@@ -3,7 +3,7 @@ CREATE TABLE "record_gaps" (
 	"entity_id" text NOT NULL,
 	"from_at" timestamp with time zone NOT NULL,
 	"to_at" timestamp with time zone NOT NULL,
-	CONSTRAINT "record_gaps_kind_entity_id_from_at_pk" PRIMARY KEY("kind","entity_id","from_at")
+	CONSTRAINT "record_gaps_kind_entity_id_from_at_to_at_pk" PRIMARY KEY("kind","entity_id","from_at","to_at")
 );
 --> statement-breakpoint
 DROP INDEX "leads_closed_idx";--> statement-breakpoint

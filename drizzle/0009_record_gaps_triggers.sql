@@ -120,9 +120,4 @@ CREATE TRIGGER record_gaps_contact_phones_upd AFTER UPDATE ON contact_phones REF
 CREATE TRIGGER record_gaps_contact_phones_del AFTER DELETE ON contact_phones REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION record_gaps_mark('contact_id, phone', '(''contact:'' || r.contact_id)');
 --> statement-breakpoint
--- "Gap containing R": from_at ≤ R < to_at, per kind.
-CREATE INDEX record_gaps_lead_range_idx ON record_gaps USING gist (tstzrange(from_at, to_at, '[)')) WHERE kind = 'lead';
---> statement-breakpoint
-CREATE INDEX record_gaps_deal_range_idx ON record_gaps USING gist (tstzrange(from_at, to_at, '[)')) WHERE kind = 'deal';
---> statement-breakpoint
 INSERT INTO rollup_dirty (family, key) VALUES ('record_gaps', '*') ON CONFLICT DO NOTHING;

@@ -518,7 +518,7 @@ export const rollupState = pgTable('rollup_state', {
  * apart. Such a record's last activity as of R is `from_at` of the gap with
  * from_at ≤ R < to_at, and with the smallest threshold of one day no shorter
  * gap can make it forgotten. Marked by triggers in rollup_dirty (family
- * 'record_gaps'; the custom migration also adds the range index).
+ * 'record_gaps', custom migration).
  */
 export const recordGaps = pgTable(
   'record_gaps',
@@ -528,7 +528,8 @@ export const recordGaps = pgTable(
     fromAt: tstz('from_at').notNull(),
     toAt: tstz('to_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.kind, t.entityId, t.fromAt] })],
+  // to_at in the key too: "the last gap starting by R" is then read from the index alone.
+  (t) => [primaryKey({ columns: [t.kind, t.entityId, t.fromAt, t.toAt] })],
 );
 
 /** Figures of calls_stats / missed_calls summed per local day and call key. */

@@ -419,16 +419,18 @@ export async function forgottenRecords(
     openBranches.push(`x.stage_id = ANY(${closed}::text[]) AND x.closed_at > ${r}`);
   }
   // Touched after R: a record created at or after the cut cannot qualify (its
-  // creation counts). The gap containing R starts at its last activity as of R;
-  // a stored value still missing is computed from the moments up to R.
+  // creation counts). The gap containing R (gaps are disjoint: the last one
+  // starting by R, if it ends after R) starts at its last activity as of R; a
+  // stored value still missing is computed from the moments up to R.
   const touchedLater = (branch: string) =>
     byGaps
       ? [
           `SELECT ${cols}, g.from_at AS la
              FROM ${table} x
-             JOIN record_gaps g ON g.kind = '${spec.kind}' AND g.entity_id = x.id
-            WHERE tstzrange(g.from_at, g.to_at, '[)') @> ${r} AND g.from_at < ${c}
-              AND ${branch} AND x.created_at < ${c} AND x.last_activity_at > ${r} ${where}`,
+             JOIN LATERAL (SELECT g.from_at, g.to_at FROM record_gaps g
+                            WHERE g.kind = '${spec.kind}' AND g.entity_id = x.id AND g.from_at <= ${r}
+                            ORDER BY g.from_at DESC LIMIT 1) g ON g.to_at > ${r} AND g.from_at < ${c}
+            WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at > ${r} ${where}`,
           `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
              FROM ${table} x
             WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at IS NULL ${where}`,
