@@ -5,7 +5,7 @@
 -- (it counts for every record whose contact has the number); 'contact:<id>'
 -- for a contact's numbers. Only the columns the moments come from are
 -- compared on UPDATE (e.g. last_activity_at or call flags change nothing).
--- A statement of more than 200 000 rows marks '*' (rebuild everything).
+-- An insert or delete of more than 200 000 rows marks '*' (rebuild everything).
 -- TG_ARGV[0] = the compared columns, TG_ARGV[1] = the VALUES rows of keys over them.
 
 CREATE FUNCTION record_gaps_mark() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -19,8 +19,11 @@ BEGIN
   END IF;
   IF TG_OP = 'DELETE' THEN
     SELECT count(*) INTO n FROM old_rows;
-  ELSE
+  ELSIF TG_OP = 'INSERT' THEN
     SELECT count(*) INTO n FROM new_rows;
+  ELSE
+    -- Big updates mostly touch other columns (last_activity_at of every record after a bulk load).
+    n := 0;
   END IF;
   IF n > 200000 THEN
     INSERT INTO rollup_dirty (family, key) VALUES ('record_gaps', '*') ON CONFLICT DO NOTHING;
