@@ -519,6 +519,27 @@ export const rollupState = pgTable('rollup_state', {
   refreshedAt: tstz('refreshed_at').notNull().defaultNow(),
 });
 
+/**
+ * Inactivity gaps of leads and deals, for "забытые" as of a past moment R
+ * (src/db/rollups/gaps.ts): consecutive moments of a record's last-activity
+ * set (METRICS.md "Precise readings", from its creation on) more than 24 h
+ * apart. Such a record's last activity as of R is `from_at` of the gap with
+ * from_at ≤ R < to_at, and with the smallest threshold of one day no shorter
+ * gap can make it forgotten. Marked by triggers in rollup_dirty (family
+ * 'record_gaps', custom migration).
+ */
+export const recordGaps = pgTable(
+  'record_gaps',
+  {
+    kind: text('kind', { enum: ['lead', 'deal'] }).notNull(),
+    entityId: text('entity_id').notNull(),
+    fromAt: tstz('from_at').notNull(),
+    toAt: tstz('to_at').notNull(),
+  },
+  // to_at in the key too: "the last gap starting by R" is then read from the index alone.
+  (t) => [primaryKey({ columns: [t.kind, t.entityId, t.fromAt, t.toAt] })],
+);
+
 /** Figures of calls_stats / missed_calls summed per local day and call key. */
 const callFigureColumns = {
   calls: integer('calls').notNull(),
@@ -782,8 +803,8 @@ function leadMetricIndexes(
   return [
     // forgotten_leads: leads of the open stages by last activity.
     index('leads_stage_activity_idx').on(t.stageId, t.lastActivityAt, t.createdAt, t.managerId, t.id),
-    // forgotten_leads for a past period: leads closed after its end.
-    index('leads_closed_idx').on(t.closedAt),
+    // forgotten_leads for a past period: leads closed after its end, with what the list reads.
+    index('leads_closed_idx').on(t.closedAt, t.stageId, t.lastActivityAt, t.createdAt, t.managerId, t.id),
     // list_records of leads: the count and the newest page of a period.
     index('leads_created_cover_idx').on(t.createdAt, t.stageId, t.managerId, t.id),
   ];
@@ -806,6 +827,16 @@ function dealMetricIndexes(
     ),
     // plan_progress facts, list_records of won/lost deals: deals closed in a period.
     index('deals_closed_cover_idx').on(t.closedAt, t.stageId, t.managerId, t.pipelineId, t.amount, t.id),
+    // forgotten_deals for a past period: deals closed after its end, with what the list reads.
+    index('deals_closed_activity_idx').on(
+      t.closedAt,
+      t.stageId,
+      t.lastActivityAt,
+      t.createdAt,
+      t.managerId,
+      t.amount,
+      t.id,
+    ),
   ];
 }
 

@@ -1,5 +1,7 @@
 import type { Row } from '../db/client.ts';
 import { lastActivitySql } from '../db/last-activity.ts';
+import { MIN_GAP_DAYS } from '../db/rollups/gaps.ts';
+import { ensureRollups } from '../db/rollups/index.ts';
 import { ensureLeadRollups } from '../db/rollups/leads.ts';
 import { AppError } from '../errors.ts';
 import {
@@ -381,8 +383,9 @@ export interface ForgottenSpec {
  * "Забытые лиды/сделки": records open at the reference moment R (open stage
  * now, or closed after R) and created by R, whose last activity as of R is
  * older than N days: `last activity < R − N × 24 h`. The stored
- * last_activity_at is exact when it is ≤ R; rows whose stored value is later
- * than R (a past period) are recomputed with the moments up to R only.
+ * last_activity_at is exact when it is ≤ R. A record touched after R (a past
+ * period) had, as of R, the last activity that opens its inactivity gap
+ * around R (record_gaps): without such a gap it was touched within a day of R.
  */
 export async function forgottenRecords(
   ctx: MetricContext,
@@ -398,6 +401,9 @@ export async function forgottenRecords(
   const cut = new Date(ref.getTime() - days * DAY_MS);
   const table = spec.kind === 'lead' ? 'leads' : 'deals';
   const amount = spec.kind === 'deal' ? 'x.amount' : 'NULL::numeric';
+  const past = ref < ctx.now;
+  const byGaps = past && days >= MIN_GAP_DAYS;
+  if (byGaps) await ensureRollups(ctx.db, ctx.tz);
 
   const p = new Params();
   const r = `${p.add(ref.toISOString())}::timestamptz`;
@@ -408,32 +414,47 @@ export async function forgottenRecords(
   // nothing closes after now) — two disjoint branches, each served by an index.
   const stageIds = await stageIdsByState(ctx);
   const openBranches = [`x.stage_id = ANY(${p.add(stageIds.open)}::text[])`];
-  if (ref < ctx.now) {
+  if (past) {
     const closed = p.add(stageIds.closed);
     openBranches.push(`x.stage_id = ANY(${closed}::text[]) AND x.closed_at > ${r}`);
   }
-  // The stored last_activity_at is exact when it is ≤ R. Rows whose stored value
-  // is later than R (a past reference) get it recomputed with the moments up to R
-  // only; a record created at or after the cut cannot qualify (its creation
-  // counts), so only older ones are recomputed.
+  // Touched after R: a record created at or after the cut cannot qualify (its
+  // creation counts). The gap containing R (gaps are disjoint: the last one
+  // starting by R, if it ends after R) starts at its last activity as of R; a
+  // stored value still missing is computed from the moments up to R.
+  const touchedLater = (branch: string) =>
+    byGaps
+      ? [
+          `SELECT ${cols}, g.from_at AS la
+             FROM ${table} x
+             JOIN LATERAL (SELECT g.from_at, g.to_at FROM record_gaps g
+                            WHERE g.kind = '${spec.kind}' AND g.entity_id = x.id AND g.from_at <= ${r}
+                            ORDER BY g.from_at DESC LIMIT 1) g ON g.to_at > ${r} AND g.from_at < ${c}
+            WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at > ${r} ${where}`,
+          `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
+             FROM ${table} x
+            WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at IS NULL ${where}`,
+        ]
+      : [
+          `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
+             FROM ${table} x
+            WHERE ${branch} AND x.created_at < ${c} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}`,
+        ];
   const branches = openBranches.flatMap((branch) => [
     `SELECT ${cols}, x.last_activity_at AS la
        FROM ${table} x
       WHERE ${branch} AND x.created_at <= ${r} AND x.last_activity_at < ${c} ${where}`,
-    `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
-       FROM ${table} x
-      WHERE ${branch} AND x.created_at < ${c} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}`,
+    ...touchedLater(branch),
   ]);
   const ctes = `cand AS MATERIALIZED (${branches.join('\n      UNION ALL\n      ')}),
     forgotten AS (SELECT * FROM cand WHERE la < ${c})`;
   const cteParams = [...p.values];
   // For a past reference the stage shown is the one the record was in at R, from its history.
-  const stageAtRef =
-    ref < ctx.now
-      ? `coalesce((SELECT h.stage_id FROM stage_history h
+  const stageAtRef = past
+    ? `coalesce((SELECT h.stage_id FROM stage_history h
            WHERE h.entity = '${spec.kind}' AND h.entity_id = f.id AND h.at <= ${r}
            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1), f.stage_id)`
-      : 'f.stage_id';
+    : 'f.stage_id';
   // The page is chosen over the narrow candidate rows; titles are read for it only.
   const rows = await ctx.db.query(
     `WITH ${ctes}

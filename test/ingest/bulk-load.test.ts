@@ -188,6 +188,7 @@ const derived = [
   'SELECT * FROM call_months r ORDER BY r',
   'SELECT * FROM activity_months r ORDER BY r',
   'SELECT * FROM delay_months r ORDER BY r',
+  'SELECT * FROM record_gaps r ORDER BY r',
   'SELECT * FROM lead_responses r ORDER BY r',
   'SELECT * FROM lead_cohort_rollup r ORDER BY r',
   'SELECT * FROM lead_reach_rollup r ORDER BY r',

@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
 import { refreshDelayRollups } from './delays.ts';
+import { GAPS_FAMILY, refreshRecordGaps } from './gaps.ts';
 import { refreshLeadRollups } from './leads.ts';
 
 /*
@@ -19,6 +20,7 @@ const FAMILIES = [
   { state: 'calls', marks: ['call_phones', 'call_days'] },
   { state: 'activities', marks: ['activity_days'] },
   { state: 'delays', marks: ['delays'] },
+  { state: GAPS_FAMILY, marks: [GAPS_FAMILY] },
 ] as const;
 
 type Refresh = (q: Queryable, tz: string) => Promise<unknown>;
@@ -33,6 +35,7 @@ const CHAINS: Refresh[][] = [
   [refreshCallRollups, refreshDelayRollups],
   [refreshActivityRollups],
   [refreshLeadRollups],
+  [refreshRecordGaps],
 ];
 
 const inFlight = new WeakMap<object, Promise<void>>();
