@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { refreshDealRollups } from './deals.ts';
 import { refreshLeadRollups } from './leads.ts';
 
 /*
@@ -42,6 +43,8 @@ export async function refreshRollups(db: Queryable, tz?: string): Promise<void> 
       for (const f of FAMILIES) await f.refresh(q, zone);
       // The lead cohorts keep their own marks and zone (lead_rollup_dirty / lead_rollup_state).
       await refreshLeadRollups(q, zone);
+      // So do the deal rollups (deal_rollup_dirty / deal_rollup_state).
+      await refreshDealRollups(q, zone);
     };
     if (canTransact(db)) await db.transaction(all);
     else await all(db);
