@@ -564,12 +564,15 @@ export async function dealStats(ctx: MetricContext, input: ToolInput): Promise<E
   const mode = forecastMode(ctx, period);
   const groupBy = input.group_by === 'stage' ? undefined : input.group_by;
 
-  const { total, groups } = (await useDealRollups(ctx, filters))
-    ? await dealTotalsFromRollups(ctx, filters, period, groupBy)
-    : await dealTotalsRaw(ctx, filters, period, groupBy);
-  // One stage-time query serves the totals and the per-stage rows unless another grouping is asked.
-  const stageTimes = await stageTime(ctx, filters, period, 'stage');
-  const times = groupBy ? await stageTime(ctx, filters, period, groupBy) : stageTimes;
+  const fast = await useDealRollups(ctx, filters);
+  // The queries are independent: on PostgreSQL they run side by side on the pool's connections.
+  const [{ total, groups }, stageTimes, groupTimes] = await Promise.all([
+    fast ? dealTotalsFromRollups(ctx, filters, period, groupBy) : dealTotalsRaw(ctx, filters, period, groupBy),
+    // One stage-time query serves the totals and the per-stage rows unless another grouping is asked.
+    stageTime(ctx, filters, period, 'stage'),
+    groupBy ? stageTime(ctx, filters, period, groupBy) : undefined,
+  ]);
+  const times = groupTimes ?? stageTimes;
   const figures = { ...dealFigures(total, mode), stage_time: stageTimes.total };
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures };
 
