@@ -768,7 +768,8 @@ export const dealStays = pgTable(
  * deal whose stage is not configured (deal_stats leaves those out; a change of
  * the stages rebuilds everything).
  *
- * `level`: f = every dimension, m = the source left out (NULL); grain d = a
+ * `level`: f = every dimension, m = the source left out (NULL), n = the
+ * source and the manager left out; grain d = a
  * day, m = a calendar month (`day` is its first day). f-d rows come from
  * deal_facts, the others are their sums; a query reads month rows for the
  * whole months of its period and day rows for the rest.
@@ -776,7 +777,7 @@ export const dealStays = pgTable(
 export const dealRollup = pgTable(
   'deal_rollup',
   {
-    level: text('level', { enum: ['fd', 'fm', 'md', 'mm'] }).notNull(),
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'nd', 'nm'] }).notNull(),
     kind: text('kind', { enum: ['c', 'r', 'x', 'o'] }).notNull(),
     day: date('day', { mode: 'string' }),
     managerId: text('manager_id'),
@@ -796,7 +797,7 @@ export const dealRollup = pgTable(
 export const dealStayRollup = pgTable(
   'deal_stay_rollup',
   {
-    level: text('level', { enum: ['fd', 'fm', 'md', 'mm'] }).notNull(),
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'nd', 'nm'] }).notNull(),
     day: date('day', { mode: 'string' }).notNull(),
     stageId: text('stage_id').notNull(),
     managerId: text('manager_id'),

@@ -108,10 +108,16 @@ async function useDealRollups(ctx: MetricContext, filters: ResolvedFilters): Pro
   return true;
 }
 
-/** The cube of the deal rollups that has what a query filters and groups by: m leaves out the source. */
-function dealCube(filters: ResolvedFilters, groupBy: GroupBy | undefined): 'f' | 'm' {
-  return filters.sourceIds !== null || groupBy === 'source' ? 'f' : 'm';
+/**
+ * The smallest cube of the deal rollups that has what a query filters and
+ * groups by: f every dimension, m without the source, n without the source and the manager.
+ */
+function dealCube(filters: ResolvedFilters, groupBy: GroupBy | undefined): Cube {
+  if (filters.sourceIds !== null || groupBy === 'source') return 'f';
+  return filters.managerIds !== null || groupBy === 'manager' || groupBy === 'department' ? 'm' : 'n';
 }
+
+type Cube = 'f' | 'm' | 'n';
 
 function shiftDay(day: string, days: number): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
@@ -132,7 +138,7 @@ function monthStart(day: string, after: boolean): string {
 function rollupDays(
   p: Params,
   a: string,
-  cube: 'f' | 'm',
+  cube: Cube,
   from: string,
   until: string,
   months = true,
@@ -150,7 +156,7 @@ function rollupDays(
 }
 
 /** rollupDays over the days of the period. */
-function periodDays(p: Params, a: string, cube: 'f' | 'm', period: ResolvedPeriod, months = true): string {
+function periodDays(p: Params, a: string, cube: Cube, period: ResolvedPeriod, months = true): string {
   return rollupDays(p, a, cube, period.from, shiftDay(period.to, 1), months);
 }
 
@@ -319,7 +325,7 @@ async function openAndLostFromRollups(
   const open = await ctx.db.query(
     `SELECT r.stage_id, sum(r.deals) AS n, coalesce(sum(r.amount), 0) AS amount
        FROM deal_rollup r JOIN stages s ON s.id = r.stage_id AND s.semantic = 'open'
-      WHERE r.level = 'fd' AND r.kind = 'o' ${recordFilterSql(po, filters, 'deal', 'r')}
+      WHERE r.level = '${dealCube(filters, undefined)}d' AND r.kind = 'o' ${recordFilterSql(po, filters, 'deal', 'r')}
       GROUP BY 1`,
     po.values,
   );
@@ -495,7 +501,7 @@ async function dealTotalsFromRollups(
       SELECT 'open', ${cols}, s.semantic, 0, 0, coalesce(s.probability, sp.p), ${now}
         FROM deal_rollup r JOIN stages s ON s.id = r.stage_id AND s.semantic = 'open'
         LEFT JOIN stage_prob sp ON sp.id = s.id
-       WHERE r.level = 'fd' AND r.kind = 'o' ${f}
+       WHERE r.level = '${cube}d' AND r.kind = 'o' ${f}
     ),
     base AS MATERIALIZED (
       SELECT x.*, ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel

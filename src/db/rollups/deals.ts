@@ -114,7 +114,7 @@ function nextMonth(month: string): string {
 }
 
 /**
- * Rows of `level` (md, fm, mm) summed from the f-d rows of `table` (of
+ * Rows of `level` (md, nd, fm, mm, nm) summed from the f-d rows of `table` (of
  * `kinds` only, for deal_rollup); `days`: for d grain the f-d days to read,
  * for m grain the first days of the months (null = all).
  */
@@ -126,7 +126,8 @@ async function insertDerived(
   kinds: string[],
 ): Promise<void> {
   const [dims, measures] = table === 'deal_rollup' ? [DEAL_DIMS, DEAL_MEASURES] : [STAY_DIMS, STAY_MEASURES];
-  const kept = dims.map((d) => (level[0] === 'm' && d === 'source_id' ? 'NULL' : d));
+  const dropped = level[0] === 'f' ? [] : level[0] === 'm' ? ['source_id'] : ['source_id', 'manager_id'];
+  const kept = dims.map((d) => (dropped.includes(d) ? 'NULL' : d));
   const month = level[1] === 'm';
   const params: unknown[] = [];
   const cond: string[] = [`level = 'fd'`];
@@ -169,10 +170,10 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
     await q.query('DELETE FROM deal_stay_rollup');
   } else {
     const drop = async (table: string, kinds: string, days: string[]) => {
-      await q.query(`DELETE FROM ${table} WHERE level IN ('fd', 'md') ${kinds} AND day = ANY($1::date[])`, [
+      await q.query(`DELETE FROM ${table} WHERE level IN ('fd', 'md', 'nd') ${kinds} AND day = ANY($1::date[])`, [
         days,
       ]);
-      await q.query(`DELETE FROM ${table} WHERE level IN ('fm', 'mm') ${kinds} AND day = ANY($1::date[])`, [
+      await q.query(`DELETE FROM ${table} WHERE level IN ('fm', 'mm', 'nm') ${kinds} AND day = ANY($1::date[])`, [
         monthsOf(days),
       ]);
     };
@@ -212,13 +213,20 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
       GROUP BY 3, 4, 5, 6, 7, 8`,
     args(t?.closed),
   );
-  await q.query(
-    `INSERT INTO deal_rollup (${cols})
-     SELECT 'fd', 'o', NULL, x.manager_id, x.source_id, x.pipeline_id, x.stage_id, NULL, count(*), sum(x.amount), 0, 0
-       FROM deal_facts x ${all ? '' : 'WHERE x.stage_id = ANY($1::text[])'}
-      GROUP BY 4, 5, 6, 7`,
-    all ? [] : [t.stages],
-  );
+  // Kind o has no day: its cubes are built from the facts directly, at grain d.
+  for (const [level, manager, source] of [
+    ['fd', 'x.manager_id', 'x.source_id'],
+    ['md', 'x.manager_id', 'NULL'],
+    ['nd', 'NULL', 'NULL'],
+  ]) {
+    await q.query(
+      `INSERT INTO deal_rollup (${cols})
+       SELECT '${level}', 'o', NULL, ${manager}, ${source}, x.pipeline_id, x.stage_id, NULL, count(*), sum(x.amount), 0, 0
+         FROM deal_facts x ${all ? '' : 'WHERE x.stage_id = ANY($1::text[])'}
+        GROUP BY 4, 5, 6, 7`,
+      all ? [] : [t.stages],
+    );
+  }
   await q.query(
     `INSERT INTO deal_stay_rollup (level, day, stage_id, manager_id, source_id, pipeline_id, stays, seconds)
      SELECT 'fd', (x.ended_at AT TIME ZONE $1::text)::date, x.stage_id, x.manager_id, x.source_id, x.pipeline_id,
@@ -234,10 +242,10 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
     kinds: string[],
   ) => {
     if (days !== null && days.length === 0) return;
-    await insertDerived(q, table, 'md', days, kinds);
-    for (const level of ['fm', 'mm']) await insertDerived(q, table, level, days && monthsOf(days), kinds);
+    for (const level of ['md', 'nd']) await insertDerived(q, table, level, days, kinds);
+    for (const level of ['fm', 'mm', 'nm']) await insertDerived(q, table, level, days && monthsOf(days), kinds);
   };
-  // Kind o has no day: it is kept at level f-d only. Kinds c and r share their days, x has its own.
+  // Kinds c and r share their days, x has its own.
   if (all) {
     await derive('deal_rollup', null, ['c', 'r', 'x']);
     await derive('deal_stay_rollup', null, []);
