@@ -8,7 +8,8 @@ CREATE TABLE "deal_facts" (
 	"created_at" timestamp with time zone NOT NULL,
 	"closed_at" timestamp with time zone,
 	"repeat" boolean NOT NULL,
-	"lost_stage_id" text
+	"lost_stage_id" text,
+	"won" boolean NOT NULL
 );
 --> statement-breakpoint
 CREATE TABLE "deal_rollup" (
@@ -63,8 +64,8 @@ CREATE TABLE "deal_stays" (
 CREATE INDEX "deal_facts_created_idx" ON "deal_facts" USING btree ("created_at");--> statement-breakpoint
 CREATE INDEX "deal_facts_closed_idx" ON "deal_facts" USING btree ("closed_at");--> statement-breakpoint
 CREATE INDEX "deal_facts_stage_idx" ON "deal_facts" USING btree ("stage_id");--> statement-breakpoint
+CREATE INDEX "deal_facts_won_idx" ON "deal_facts" USING btree ("closed_at","created_at","manager_id","source_id","pipeline_id") WHERE "deal_facts"."won";--> statement-breakpoint
 CREATE INDEX "deal_rollup_level_kind_day_idx" ON "deal_rollup" USING btree ("level","kind","day");--> statement-breakpoint
 CREATE INDEX "deal_stay_rollup_level_day_idx" ON "deal_stay_rollup" USING btree ("level","day");--> statement-breakpoint
 CREATE INDEX "deal_stays_ended_idx" ON "deal_stays" USING btree ("ended_at","at","stage_id","regular","manager_id","source_id","pipeline_id");--> statement-breakpoint
-CREATE INDEX "deal_stays_irregular_idx" ON "deal_stays" USING btree ("deal_id") WHERE NOT "deal_stays"."regular";--> statement-breakpoint
-CREATE INDEX "deals_closed_cycle_idx" ON "deals" USING btree ("closed_at","stage_id","created_at","manager_id","source_id","pipeline_id");
+CREATE INDEX "deal_stays_irregular_idx" ON "deal_stays" USING btree ("deal_id") WHERE NOT "deal_stays"."regular";

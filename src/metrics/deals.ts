@@ -135,14 +135,7 @@ function monthStart(day: string, after: boolean): string {
  * month rows for the whole months, day rows for the rest; day rows only when
  * `months` is false (a grouping by day or week).
  */
-function rollupDays(
-  p: Params,
-  a: string,
-  cube: Cube,
-  from: string,
-  until: string,
-  months = true,
-): string {
+function rollupDays(p: Params, a: string, cube: Cube, from: string, until: string, months = true): string {
   const firstMonth = monthStart(from, true);
   const lastMonth = monthStart(until, false);
   if (!months || firstMonth >= lastMonth) {
@@ -470,7 +463,7 @@ async function dealTotalsRaw(
 /**
  * dealTotalsRaw from deal_rollup: deals created (kind c) and closed (kind x)
  * on the local days of the period, open now (kind o); the cycle median from
- * the cycles of the won deals themselves (deals_closed_cycle_idx).
+ * the cycles of the won deals themselves (deal_facts_won_idx).
  */
 async function dealTotalsFromRollups(
   ctx: MetricContext,
@@ -539,9 +532,9 @@ async function cycleMedians(
   const ctes = `base AS MATERIALIZED (
       SELECT extract(epoch FROM d.closed_at - d.created_at)::float8 / 86400 AS cycle,
              ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel
-        FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'won'
+        FROM deal_facts d
         ${g ? g.joins : ''}
-       WHERE d.closed_at >= ${p.add(period.start.toISOString())}::timestamptz
+       WHERE d.won AND d.closed_at >= ${p.add(period.start.toISOString())}::timestamptz
          AND d.closed_at < ${p.add(period.end.toISOString())}::timestamptz
          ${recordFilterSql(p, filters, 'deal', 'd')}
     )`;
@@ -573,7 +566,9 @@ export async function dealStats(ctx: MetricContext, input: ToolInput): Promise<E
   const fast = await useDealRollups(ctx, filters);
   // The queries are independent: on PostgreSQL they run side by side on the pool's connections.
   const [{ total, groups }, stageTimes, groupTimes] = await Promise.all([
-    fast ? dealTotalsFromRollups(ctx, filters, period, groupBy) : dealTotalsRaw(ctx, filters, period, groupBy),
+    fast
+      ? dealTotalsFromRollups(ctx, filters, period, groupBy)
+      : dealTotalsRaw(ctx, filters, period, groupBy),
     // One stage-time query serves the totals and the per-stage rows unless another grouping is asked.
     stageTime(ctx, filters, period, 'stage'),
     groupBy ? stageTime(ctx, filters, period, groupBy) : undefined,

@@ -23,7 +23,8 @@ const FACTS_SELECT = `SELECT d.id, d.manager_id, d.source_id, d.pipeline_id, d.s
          CASE WHEN d.closed_at IS NOT NULL THEN (
            SELECT h.stage_id FROM stage_history h JOIN stages hs ON hs.id = h.stage_id AND hs.semantic = 'open'
             WHERE h.entity = 'deal' AND h.entity_id = d.id AND h.at <= d.closed_at
-            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1) END
+            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1) END,
+         coalesce((SELECT s.semantic = 'won' FROM stages s WHERE s.id = d.stage_id), false)
     FROM deals d`;
 
 // A stay ends at the next entry or at the closing moment when that comes later than its start; ties of
@@ -170,12 +171,14 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
     await q.query('DELETE FROM deal_stay_rollup');
   } else {
     const drop = async (table: string, kinds: string, days: string[]) => {
-      await q.query(`DELETE FROM ${table} WHERE level IN ('fd', 'md', 'nd') ${kinds} AND day = ANY($1::date[])`, [
-        days,
-      ]);
-      await q.query(`DELETE FROM ${table} WHERE level IN ('fm', 'mm', 'nm') ${kinds} AND day = ANY($1::date[])`, [
-        monthsOf(days),
-      ]);
+      await q.query(
+        `DELETE FROM ${table} WHERE level IN ('fd', 'md', 'nd') ${kinds} AND day = ANY($1::date[])`,
+        [days],
+      );
+      await q.query(
+        `DELETE FROM ${table} WHERE level IN ('fm', 'mm', 'nm') ${kinds} AND day = ANY($1::date[])`,
+        [monthsOf(days)],
+      );
     };
     await drop('deal_rollup', `AND kind IN ('c', 'r')`, t.created);
     await drop('deal_rollup', `AND kind = 'x'`, t.closed);
@@ -243,7 +246,8 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
   ) => {
     if (days !== null && days.length === 0) return;
     for (const level of ['md', 'nd']) await insertDerived(q, table, level, days, kinds);
-    for (const level of ['fm', 'mm', 'nm']) await insertDerived(q, table, level, days && monthsOf(days), kinds);
+    for (const level of ['fm', 'mm', 'nm'])
+      await insertDerived(q, table, level, days && monthsOf(days), kinds);
   };
   // Kinds c and r share their days, x has its own.
   if (all) {
