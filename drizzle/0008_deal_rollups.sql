@@ -68,4 +68,5 @@ CREATE INDEX "deal_facts_won_idx" ON "deal_facts" USING btree ("closed_at","crea
 CREATE INDEX "deal_rollup_level_kind_day_idx" ON "deal_rollup" USING btree ("level","kind","day");--> statement-breakpoint
 CREATE INDEX "deal_stay_rollup_level_day_idx" ON "deal_stay_rollup" USING btree ("level","day");--> statement-breakpoint
 CREATE INDEX "deal_stays_ended_idx" ON "deal_stays" USING btree ("ended_at","at","stage_id","regular","manager_id","source_id","pipeline_id");--> statement-breakpoint
-CREATE INDEX "deal_stays_irregular_idx" ON "deal_stays" USING btree ("deal_id") WHERE NOT "deal_stays"."regular";
+CREATE INDEX "deal_stays_irregular_idx" ON "deal_stays" USING btree ("deal_id") WHERE NOT "deal_stays"."regular";--> statement-breakpoint
+CREATE INDEX "deal_stays_open_idx" ON "deal_stays" USING btree ("at","stage_id","manager_id","source_id","pipeline_id") WHERE "deal_stays"."ended_at" IS NULL AND "deal_stays"."regular";

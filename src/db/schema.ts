@@ -763,6 +763,10 @@ export const dealStays = pgTable(
       t.pipelineId,
     ),
     index('deal_stays_irregular_idx').on(t.dealId).where(sql`NOT ${t.regular}`),
+    // Stays still under way (the current stage of an open deal): a few among many closing entries.
+    index('deal_stays_open_idx')
+      .on(t.at, t.stageId, t.managerId, t.sourceId, t.pipelineId)
+      .where(sql`${t.endedAt} IS NULL AND ${t.regular}`),
   ],
 );
 
