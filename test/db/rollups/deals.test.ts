@@ -44,19 +44,22 @@ async function directDealStats(
   start: Date,
   end: Date,
   now: Date,
+  only = '',
 ): Promise<Map<string, Record<string, number | null>>> {
   const ref = end < now ? end : now;
   const rows = await db.query(
     `WITH won AS (
        SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'won'
-        WHERE d.closed_at >= $1 AND d.closed_at < $2
+        WHERE d.closed_at >= $1 AND d.closed_at < $2 ${only}
      ),
      lost AS (
        SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'lost'
-        WHERE d.closed_at >= $1 AND d.closed_at < $2
+        WHERE d.closed_at >= $1 AND d.closed_at < $2 ${only}
      ),
-     created AS (SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id WHERE d.created_at >= $1 AND d.created_at < $2),
-     open AS (SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'open'),
+     created AS (
+       SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id WHERE d.created_at >= $1 AND d.created_at < $2 ${only}
+     ),
+     open AS (SELECT d.* FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'open' WHERE true ${only}),
      managers AS (SELECT DISTINCT coalesce(manager_id, 'none') AS m FROM deals UNION ALL SELECT '')
      SELECT m.m,
             (SELECT count(*) FROM created x WHERE m.m IN ('', coalesce(x.manager_id, 'none'))) AS created,
@@ -81,7 +84,7 @@ async function directDealStats(
        SELECT coalesce(d.manager_id, 'none') AS m, h.stage_id, h.at,
               least(coalesce(lead(h.at) OVER w, $2::timestamptz), CASE WHEN d.closed_at > h.at THEN d.closed_at END) AS left_at
          FROM deals d JOIN stage_history h ON h.entity = 'deal' AND h.entity_id = d.id AND h.at < $2
-        WHERE d.created_at < $2 AND (d.closed_at IS NULL OR d.closed_at >= $1)
+        WHERE d.created_at < $2 AND (d.closed_at IS NULL OR d.closed_at >= $1) ${only}
        WINDOW w AS (PARTITION BY h.entity_id ORDER BY h.at, h.stage_id)
      )
      SELECT coalesce(m, '') AS m, avg(extract(epoch FROM left_at - at) / 86400) AS stage_time
@@ -278,6 +281,49 @@ describe.each(drivers)('deal rollups on %s', (driver) => {
           expectSame(g.figures, d!);
         }
       }
+    });
+
+    it('a head of department and a source filter see the figures of their deals only', async () => {
+      const [head] = await db.query<{ id: string; department_id: string }>(
+        `SELECT m.id, m.department_id FROM managers m JOIN departments d ON d.id = m.department_id
+          WHERE m.role = 'head' AND d.parent_id IS NOT NULL ORDER BY m.id LIMIT 1`,
+      );
+      expect(head).toBeDefined();
+      const team = await db.query<{ id: string }>(
+        `WITH RECURSIVE tree AS (
+           SELECT id FROM departments WHERE id = $1 UNION SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
+         ) SELECT id FROM managers WHERE department_id IN (SELECT id FROM tree) OR id = $2`,
+        [head!.department_id, head!.id],
+      );
+      const [source] = await db.query<{ id: string; name: string }>(
+        `SELECT s.id, s.name FROM sources s JOIN deals d ON d.source_id = s.id GROUP BY 1, 2 ORDER BY count(*) DESC LIMIT 1`,
+      );
+      const period = { from: '2026-03-01', to: '2026-08-31' };
+      const start = new Date('2026-03-01T00:00:00+03:00');
+      const end = new Date('2026-09-01T00:00:00+03:00');
+      const ctx: MetricContext = { db, caller: { role: 'head', managerId: head!.id }, tz: TZ, now: DEMO_NOW };
+      const tool = dealTools.find((t) => t.name === 'deal_stats')!;
+      const env = await tool.run(ctx, { period, group_by: 'manager' });
+      expect(env.groups?.length).toBeGreaterThan(1);
+      const ids = team.map((t) => `'${t.id}'`).join(', ');
+      const direct = await directDealStats(db, start, end, DEMO_NOW, `AND d.manager_id IN (${ids})`);
+      expectSame(env.figures, direct.get('')!);
+      for (const g of env.groups ?? []) expectSame(g.figures, direct.get(g.key)!);
+
+      const bySource = await run(
+        db,
+        'deal_stats',
+        { period, filters: { sources: [source!.name] } },
+        DEMO_NOW,
+      );
+      const directSource = await directDealStats(
+        db,
+        start,
+        end,
+        DEMO_NOW,
+        `AND d.source_id = '${source!.id}'`,
+      );
+      expectSame(bySource.figures, directSource.get('')!);
     });
 
     it('stage_funnel of every month equals plain SQL', async () => {
