@@ -283,6 +283,8 @@ async function refreshIn(q: Queryable, tz: string): Promise<void> {
   const state = await q.query<{ tz: string }>('SELECT tz FROM deal_rollup_state WHERE id = 1');
   const everything = keys.includes('*') || keys.length > FULL_REBUILD_DEALS;
   if (everything || state[0]?.tz !== tz) {
+    // A rebuild sorts every stage-history entry of the deals: room to do it in memory (this transaction only).
+    await q.query(`SELECT set_config('work_mem', '256MB', true)`);
     if (everything) await rebuildFacts(q, null);
     else if (keys.length > 0) await rebuildFacts(q, keys);
     await rebuildRollups(q, tz, null);
