@@ -37,9 +37,30 @@ const STAYS_SELECT = `SELECT h.entity_id, h.stage_id, h.at,
 
 async function rebuildFacts(q: Queryable, ids: string[] | null): Promise<void> {
   if (ids === null) {
-    await q.query('DELETE FROM deal_facts');
-    await q.query('DELETE FROM deal_stays');
-    await q.query(`INSERT INTO deal_facts ${FACTS_SELECT}`);
+    // Emptied without dead rows or per-row index maintenance; readers wait for the rebuild to commit.
+    await q.query('TRUNCATE deal_facts, deal_stays');
+    // Everything at once: the same facts by windows and hash joins instead of probes per deal. A deal
+    // has an earlier one of its contact exactly when the contact's first deal was created before it.
+    await q.query(
+      `INSERT INTO deal_facts
+       SELECT d.id, d.manager_id, d.source_id, d.pipeline_id, d.stage_id, d.amount, d.created_at, d.closed_at,
+              coalesce(d.first_of_contact < d.created_at, false) OR coalesce(d.first_of_company < d.created_at, false),
+              ls.stage_id, coalesce(s.semantic = 'won', false)
+         FROM (SELECT x.*,
+                      CASE WHEN x.contact_id IS NOT NULL THEN min(x.created_at) OVER (PARTITION BY x.contact_id) END
+                        AS first_of_contact,
+                      CASE WHEN x.company_id IS NOT NULL THEN min(x.created_at) OVER (PARTITION BY x.company_id) END
+                        AS first_of_company
+                 FROM deals x) d
+         LEFT JOIN stages s ON s.id = d.stage_id
+         LEFT JOIN (
+           SELECT DISTINCT ON (h.entity_id) h.entity_id, h.stage_id
+             FROM stage_history h JOIN deals c ON c.id = h.entity_id AND h.at <= c.closed_at
+             JOIN stages hs ON hs.id = h.stage_id AND hs.semantic = 'open'
+            WHERE h.entity = 'deal'
+            ORDER BY h.entity_id, h.at DESC, h.stage_id DESC
+         ) ls ON ls.entity_id = d.id AND d.closed_at IS NOT NULL`,
+    );
     await q.query(
       `INSERT INTO deal_stays ${STAYS_SELECT} WHERE h.entity = 'deal'
        WINDOW w AS (PARTITION BY h.entity_id ORDER BY h.at, h.stage_id)`,
@@ -167,8 +188,7 @@ async function insertDerived(
 async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Promise<void> {
   const all = t === null;
   if (all) {
-    await q.query('DELETE FROM deal_rollup');
-    await q.query('DELETE FROM deal_stay_rollup');
+    await q.query('TRUNCATE deal_rollup, deal_stay_rollup');
   } else {
     const drop = async (table: string, kinds: string, days: string[]) => {
       await q.query(
@@ -196,13 +216,18 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
       GROUP BY 3, 4, 5, 6, 7`,
     args(t?.created),
   );
+  // Everything at once: one union of current and history stages; a few days: probes per deal.
+  const reached = all
+    ? `deal_facts x JOIN (SELECT id AS deal_id, stage_id FROM deal_facts UNION SELECT deal_id, stage_id FROM deal_stays) r
+         ON r.deal_id = x.id`
+    : `${from('deal_facts', 'created_at')}
+       CROSS JOIN LATERAL (
+         SELECT x.stage_id UNION SELECT s.stage_id FROM deal_stays s WHERE s.deal_id = x.id
+       ) r`;
   await q.query(
     `INSERT INTO deal_rollup (${cols})
      SELECT 'fd', 'r', ${CREATED_COLS}, r.stage_id, NULL, count(*), 0, 0, 0
-       FROM ${from('deal_facts', 'created_at')}
-       CROSS JOIN LATERAL (
-         SELECT x.stage_id UNION SELECT s.stage_id FROM deal_stays s WHERE s.deal_id = x.id
-       ) r
+       FROM ${reached}
       GROUP BY 3, 4, 5, 6, 7`,
     args(t?.created),
   );
