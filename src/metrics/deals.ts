@@ -529,22 +529,21 @@ async function cycleMedians(
 ): Promise<{ total: unknown; groups: Map<string, unknown> }> {
   const p = new Params();
   const g = groupBy ? groupKeySql(groupBy, 'd', 'd.closed_at', p, ctx, period) : null;
-  const ctes = `base AS MATERIALIZED (
-      SELECT extract(epoch FROM d.closed_at - d.created_at)::float8 / 86400 AS cycle,
-             ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel
-        FROM deal_facts d
-        ${g ? g.joins : ''}
-       WHERE d.won AND d.closed_at >= ${p.add(period.start.toISOString())}::timestamptz
-         AND d.closed_at < ${p.add(period.end.toISOString())}::timestamptz
-         ${recordFilterSql(p, filters, 'deal', 'd')}
-    )`;
-  const { total, groups } = await runGrouped(
-    ctx,
-    p,
-    ctes,
-    'percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median',
-    g !== null,
+  // Straight from the index, not through a materialized CTE: a year of won deals is a few hundred thousand rows.
+  const rows = await ctx.db.query(
+    `SELECT ${g ? 'GROUPING(gkey)' : '1'} AS is_total, ${g ? 'gkey' : 'NULL::text AS gkey'},
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median
+       FROM (SELECT extract(epoch FROM d.closed_at - d.created_at)::float8 / 86400 AS cycle,
+                    ${g ? g.key : 'NULL::text'} AS gkey
+               FROM deal_facts d ${g ? g.joins : ''}
+              WHERE d.won AND d.closed_at >= ${p.add(period.start.toISOString())}::timestamptz
+                AND d.closed_at < ${p.add(period.end.toISOString())}::timestamptz
+                ${recordFilterSql(p, filters, 'deal', 'd')}) won
+      ${g ? 'GROUP BY GROUPING SETS ((gkey), ())' : ''}`,
+    p.values,
   );
+  const total = rows.find((r) => Number(r.is_total) === 1) ?? {};
+  const groups = rows.filter((r) => Number(r.is_total) !== 1 && r.gkey !== null);
   return { total: total.median ?? null, groups: new Map(groups.map((r) => [String(r.gkey), r.median])) };
 }
 
