@@ -773,8 +773,9 @@ export const dealStays = pgTable(
 /**
  * Deal counts by company-local day: kind c = created that day, by current
  * stage; r = created that day and ever in stage_id (history or current stage);
- * x = closed that day, by current stage and lost_stage_id; o = every deal by
- * current stage (day NULL, level fd only). Kind c keeps stage_id only for a
+ * x = closed that day, by current stage and lost_stage_id; w = x without
+ * lost_stage_id; o = every deal by current stage (day NULL, grain d only).
+ * Kind c keeps stage_id only for a
  * deal whose stage is not configured (deal_stats leaves those out; a change of
  * the stages rebuilds everything).
  *
@@ -788,7 +789,7 @@ export const dealRollup = pgTable(
   'deal_rollup',
   {
     level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'nd', 'nm'] }).notNull(),
-    kind: text('kind', { enum: ['c', 'r', 'x', 'o'] }).notNull(),
+    kind: text('kind', { enum: ['c', 'r', 'x', 'w', 'o'] }).notNull(),
     day: date('day', { mode: 'string' }),
     managerId: text('manager_id'),
     sourceId: text('source_id'),

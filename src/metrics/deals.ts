@@ -461,7 +461,7 @@ async function dealTotalsRaw(
 }
 
 /**
- * dealTotalsRaw from deal_rollup: deals created (kind c) and closed (kind x)
+ * dealTotalsRaw from deal_rollup: deals created (kind c) and closed (kind w)
  * on the local days of the period, open now (kind o); the cycle median from
  * the cycles of the won deals themselves (deal_facts_won_idx).
  */
@@ -489,7 +489,7 @@ async function dealTotalsFromRollups(
       UNION ALL
       SELECT 'closed', ${cols}, s.semantic, r.cycle_seconds, r.repeats, NULL, ${dayMoment}
         FROM deal_rollup r JOIN stages s ON s.id = r.stage_id AND s.semantic IN ('won', 'lost')
-       WHERE r.kind = 'x' AND ${periodDays(p, 'r', cube, period, months)} ${f}
+       WHERE r.kind = 'w' AND ${periodDays(p, 'r', cube, period, months)} ${f}
       UNION ALL
       SELECT 'open', ${cols}, s.semantic, 0, 0, coalesce(s.probability, sp.p), ${now}
         FROM deal_rollup r JOIN stages s ON s.id = r.stage_id AND s.semantic = 'open'

@@ -201,7 +201,7 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
       );
     };
     await drop('deal_rollup', `AND kind IN ('c', 'r')`, t.created);
-    await drop('deal_rollup', `AND kind = 'x'`, t.closed);
+    await drop('deal_rollup', `AND kind IN ('x', 'w')`, t.closed);
     await q.query(`DELETE FROM deal_rollup WHERE kind = 'o' AND stage_id = ANY($1::text[])`, [t.stages]);
     await drop('deal_stay_rollup', '', t.ended);
   }
@@ -241,6 +241,15 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
       GROUP BY 3, 4, 5, 6, 7, 8`,
     args(t?.closed),
   );
+  // Kind w: kind x without the lost stage, fewer rows for the totals of deal_stats.
+  await q.query(
+    `INSERT INTO deal_rollup (${cols})
+     SELECT 'fd', 'w', day, manager_id, source_id, pipeline_id, stage_id, NULL, sum(deals), sum(amount),
+            sum(cycle_seconds), sum(repeats)
+       FROM deal_rollup WHERE level = 'fd' AND kind = 'x' ${all ? '' : 'AND day = ANY($1::date[])'}
+      GROUP BY 3, 4, 5, 6, 7`,
+    all ? [] : [t.closed],
+  );
   // Kind o has no day: its cubes are built from the facts directly, at grain d.
   for (const [level, manager, source] of [
     ['fd', 'x.manager_id', 'x.source_id'],
@@ -274,16 +283,16 @@ async function rebuildRollups(q: Queryable, tz: string, t: Touched | null): Prom
     for (const level of ['fm', 'mm', 'nm'])
       await insertDerived(q, table, level, days && monthsOf(days), kinds);
   };
-  // Kinds c and r share their days, x has its own.
+  // Kinds c and r share their days, x and w theirs.
   if (all) {
-    await derive('deal_rollup', null, ['c', 'r', 'x']);
+    await derive('deal_rollup', null, ['c', 'r', 'x', 'w']);
     await derive('deal_stay_rollup', null, []);
     await q.query('ANALYZE deal_rollup');
     await q.query('ANALYZE deal_stay_rollup');
     return;
   }
   await derive('deal_rollup', t.created, ['c', 'r']);
-  await derive('deal_rollup', t.closed, ['x']);
+  await derive('deal_rollup', t.closed, ['x', 'w']);
   await derive('deal_stay_rollup', t.ended, []);
 }
 
