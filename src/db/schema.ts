@@ -777,6 +777,147 @@ export const leadRollupState = pgTable('lead_rollup_state', {
 // End of the lead rollups.
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Deal rollups (perf, issue #3): deal_stats and stage_funnel on large data.
+// Statement triggers (custom migration) put the ids of deals a write may
+// change in deal_rollup_dirty; refreshDealRollups (src/db/rollups/deals.ts)
+// recomputes their facts and stays and the rollup days those touched, before
+// and after, in the company zone.
+
+/** Per deal, what the figures need beyond the deals row: the repeat flag and the last open stage before closing. */
+export const dealFacts = pgTable(
+  'deal_facts',
+  {
+    id: text('id').primaryKey(),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    amount: numeric('amount', { precision: 18, scale: 2, mode: 'number' }).notNull(),
+    createdAt: tstz('created_at').notNull(),
+    closedAt: tstz('closed_at'),
+    /** The contact or company has a deal created earlier. */
+    repeat: boolean('repeat').notNull(),
+    /** The last history entry in an open stage at or before closed_at (NULL: none, or not closed). */
+    lostStageId: text('lost_stage_id'),
+    /** The current stage is a won one (a change of stage meanings rebuilds the facts). */
+    won: boolean('won').notNull(),
+  },
+  (t) => [
+    index('deal_facts_created_idx').on(t.createdAt),
+    index('deal_facts_closed_idx').on(t.closedAt),
+    index('deal_facts_stage_idx').on(t.stageId),
+    // cycle_days_median: the won deals of a period with what their cycle and groups need, from the index alone.
+    index('deal_facts_won_idx')
+      .on(t.closedAt, t.createdAt, t.managerId, t.sourceId, t.pipelineId)
+      .where(sql`${t.won}`),
+  ],
+);
+
+/**
+ * One row per stage-history entry of a deal: a stay from `at` to `ended_at` =
+ * least(next entry, closed_at when after `at`), NULL while nothing ended it.
+ * `regular` (open stages only, NULL for the others): created_at <= at and (not
+ * closed or closed after at) — then the stage_time liveness conditions follow
+ * from the stay's own times; the few others are read one by one.
+ */
+export const dealStays = pgTable(
+  'deal_stays',
+  {
+    dealId: text('deal_id').notNull(),
+    stageId: text('stage_id').notNull(),
+    at: tstz('at').notNull(),
+    endedAt: tstz('ended_at'),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    createdAt: tstz('created_at').notNull(),
+    closedAt: tstz('closed_at'),
+    regular: boolean('regular'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.dealId, t.at, t.stageId] }),
+    index('deal_stays_ended_idx').on(
+      t.endedAt,
+      t.at,
+      t.stageId,
+      t.regular,
+      t.managerId,
+      t.sourceId,
+      t.pipelineId,
+    ),
+    index('deal_stays_irregular_idx').on(t.dealId).where(sql`NOT ${t.regular}`),
+    // Stays still under way (the current stage of an open deal): a few among many closing entries.
+    index('deal_stays_open_idx')
+      .on(t.at, t.stageId, t.managerId, t.sourceId, t.pipelineId)
+      .where(sql`${t.endedAt} IS NULL AND ${t.regular}`),
+  ],
+);
+
+/**
+ * Deal counts by company-local day: kind c = created that day, by current
+ * stage; r = created that day and ever in stage_id (history or current stage);
+ * x = closed that day, by current stage and lost_stage_id; w = x without
+ * lost_stage_id; o = every deal by current stage (day NULL, grain d only).
+ * Kind c keeps stage_id only for a
+ * deal whose stage is not configured (deal_stats leaves those out; a change of
+ * the stages rebuilds everything).
+ *
+ * `level`: f = every dimension, m = the source left out (NULL), n = the
+ * source and the manager left out; grain d = a
+ * day, m = a calendar month (`day` is its first day). f-d rows come from
+ * deal_facts, the others are their sums; a query reads month rows for the
+ * whole months of its period and day rows for the rest.
+ */
+export const dealRollup = pgTable(
+  'deal_rollup',
+  {
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'nd', 'nm'] }).notNull(),
+    kind: text('kind', { enum: ['c', 'r', 'x', 'w', 'o'] }).notNull(),
+    day: date('day', { mode: 'string' }),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    stageId: text('stage_id'),
+    lostStageId: text('lost_stage_id'),
+    deals: bigint('deals', { mode: 'number' }).notNull(),
+    amount: numeric('amount').notNull(),
+    cycleSeconds: numeric('cycle_seconds').notNull(),
+    repeats: bigint('repeats', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('deal_rollup_level_kind_day_idx').on(t.level, t.kind, t.day)],
+);
+
+/** Regular ended stays by company-local day of ended_at: their number and summed seconds; levels as in deal_rollup. */
+export const dealStayRollup = pgTable(
+  'deal_stay_rollup',
+  {
+    level: text('level', { enum: ['fd', 'fm', 'md', 'mm', 'nd', 'nm'] }).notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    stageId: text('stage_id').notNull(),
+    managerId: text('manager_id'),
+    sourceId: text('source_id'),
+    pipelineId: text('pipeline_id').notNull(),
+    stays: bigint('stays', { mode: 'number' }).notNull(),
+    seconds: numeric('seconds').notNull(),
+  },
+  (t) => [index('deal_stay_rollup_level_day_idx').on(t.level, t.day)],
+);
+
+/** Ids of deals whose facts, stays and rollup days are stale; '*' = rebuild all. */
+export const dealRollupDirty = pgTable('deal_rollup_dirty', {
+  key: text('key').notNull(),
+});
+
+/** The time zone the deal rollups were built in (one row). */
+export const dealRollupState = pgTable('deal_rollup_state', {
+  id: integer('id').primaryKey().default(1),
+  tz: text('tz').notNull(),
+});
+
+// End of the deal rollups.
+// ---------------------------------------------------------------------------
+
 export type Manager = typeof managers.$inferSelect;
 export type Stage = typeof stages.$inferSelect;
 export type Call = typeof calls.$inferSelect;

@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../client.ts';
 import { refreshActivityRollups } from './activities.ts';
 import { refreshCallRollups } from './calls.ts';
+import { refreshDealRollups } from './deals.ts';
 import { refreshDelayRollups } from './delays.ts';
 import { GAPS_FAMILY, refreshRecordGaps } from './gaps.ts';
 import { refreshLeadRollups } from './leads.ts';
@@ -28,14 +29,16 @@ type Refresh = (q: Queryable, tz: string) => Promise<unknown>;
 /**
  * The refreshes, in chains: one after another within a chain, chains side by
  * side (they share no rows). Delays follow calls: the calls refresh sets the
- * callback moments the delays are made of. The lead cohorts keep their own
- * marks and zone (lead_rollup_dirty / lead_rollup_state).
+ * callback moments the delays are made of. The lead cohorts and the deal
+ * rollups keep their own marks and zone (lead_rollup_dirty / lead_rollup_state,
+ * deal_rollup_dirty / deal_rollup_state).
  */
 const CHAINS: Refresh[][] = [
   [refreshCallRollups, refreshDelayRollups],
   [refreshActivityRollups],
   [refreshLeadRollups],
   [refreshRecordGaps],
+  [refreshDealRollups],
 ];
 
 const inFlight = new WeakMap<object, Promise<void>>();
@@ -94,9 +97,10 @@ export async function markFullRebuild(db: Queryable): Promise<void> {
     `INSERT INTO rollup_dirty (family, key) SELECT unnest($1::text[]), '*' ON CONFLICT DO NOTHING`,
     [FAMILIES.flatMap((f) => f.marks)],
   );
-  await db.query(
-    `INSERT INTO lead_rollup_dirty (key) SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM lead_rollup_dirty WHERE key = '*')`,
-  );
+  for (const table of ['lead_rollup_dirty', 'deal_rollup_dirty'])
+    await db.query(
+      `INSERT INTO ${table} (key) SELECT '*' WHERE NOT EXISTS (SELECT 1 FROM ${table} WHERE key = '*')`,
+    );
 }
 
 /**
