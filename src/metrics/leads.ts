@@ -455,8 +455,20 @@ export async function forgottenRecords(
            WHERE h.entity = '${spec.kind}' AND h.entity_id = f.id AND h.at <= ${r}
            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1), f.stage_id)`
     : 'f.stage_id';
+  // Counts per manager in a query of their own, side by side with the list (PostgreSQL runs them on two connections).
+  const groupRowsRead =
+    input.group_by === 'manager'
+      ? ctx.db.query(
+          `WITH ${ctes}
+           SELECT coalesce(f.manager_id, '${NONE_KEY}') AS gkey, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS glabel,
+                  count(*) AS n, coalesce(sum(f.amount), 0) AS amount
+             FROM forgotten f LEFT JOIN managers m ON m.id = f.manager_id
+            GROUP BY 1, 2`,
+          cteParams,
+        )
+      : undefined;
   // The page is chosen over the narrow candidate rows; titles are read for it only.
-  const rows = await ctx.db.query(
+  const listRead = ctx.db.query(
     `WITH ${ctes}
      SELECT f.id, x.title, x.created_at, f.amount, f.la,
             coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name, st.name AS stage_name,
@@ -469,6 +481,7 @@ export async function forgottenRecords(
       ORDER BY f.la, f.id`,
     p.values,
   );
+  const [rows, groupRows] = await Promise.all([listRead, groupRowsRead]);
   const countKey = spec.tool;
   const total = num(rows[0]?.total) ?? 0;
   const figures: Figures = { [countKey]: total };
@@ -482,15 +495,7 @@ export async function forgottenRecords(
   });
 
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures, items };
-  if (input.group_by === 'manager') {
-    const groupRows = await ctx.db.query(
-      `WITH ${ctes}
-       SELECT coalesce(f.manager_id, '${NONE_KEY}') AS gkey, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS glabel,
-              count(*) AS n, coalesce(sum(f.amount), 0) AS amount
-         FROM forgotten f LEFT JOIN managers m ON m.id = f.manager_id
-        GROUP BY 1, 2`,
-      cteParams,
-    );
+  if (groupRows) {
     body.groups = buildGroups(
       'manager',
       groupRows,

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/client.ts';
+import { ensureDealRollups } from '../db/rollups/deals.ts';
 import { AppError } from '../errors.ts';
 import {
   envelope,
@@ -10,7 +11,7 @@ import {
   ratio,
   resolveFilters,
 } from './common.ts';
-import { localDate, resolvePeriod, startOfLocalDay } from './period.ts';
+import { localDate, resolvePeriod } from './period.ts';
 import type { MetricTool } from './tool.ts';
 import type { Envelope, EnvelopeGroup, Figure, Figures, GroupBy, ToolInput } from './types.ts';
 
@@ -385,6 +386,30 @@ function levelNote(level: Level, usedOwn: boolean, org: Org, metricWord: string)
  * План продаж: plan, fact, completion and run-rate forecast over the whole
  * months that intersect the period (METRICS.md "Sales plan", "Precise readings: Plan").
  */
+/**
+ * Won deals ("Продажи" of the plan fact) per local month of closing, manager
+ * and pipeline, for the months `first`..`last` (YYYY-MM): the month rows of the
+ * deal rollup (kind w = closed that day, by current stage; level mm keeps the
+ * manager and drops the source).
+ */
+export async function wonDealsByMonth(
+  ctx: Pick<MetricContext, 'db' | 'tz'>,
+  first: string,
+  last: string,
+): Promise<
+  Array<{ month: string; manager_id: string | null; pipeline_id: string; won: number; won_amount: number }>
+> {
+  await ensureDealRollups(ctx.db, ctx.tz);
+  return ctx.db.query(
+    `SELECT to_char(r.day, 'YYYY-MM') AS month, r.manager_id, r.pipeline_id,
+            sum(r.deals)::int8 AS won, coalesce(sum(r.amount), 0)::numeric AS won_amount
+       FROM deal_rollup r JOIN stages s ON s.id = r.stage_id AND s.semantic = 'won'
+      WHERE r.level = 'mm' AND r.kind = 'w' AND r.day >= $1::date AND r.day <= $2::date
+      GROUP BY 1, 2, 3`,
+    [`${first}-01`, `${last}-01`],
+  );
+}
+
 export async function planProgress(ctx: MetricContext, input: ToolInput): Promise<Envelope> {
   const groupBy = input.group_by;
   if (groupBy && !PLAN_GROUPS.includes(groupBy)) {
@@ -425,27 +450,7 @@ export async function planProgress(ctx: MetricContext, input: ToolInput): Promis
         WHERE month = ANY($1::text[]) AND metric = $2`,
       [months, metric],
     ),
-    // Each deal falls in the month whose local start it follows: a bucket over
-    // the months' start instants, cheaper than a time-zone conversion per deal.
-    ctx.db.query<{
-      bucket: number;
-      manager_id: string | null;
-      pipeline_id: string;
-      won: number;
-      won_amount: number;
-    }>(
-      `SELECT width_bucket(d.closed_at, $1::timestamptz[]) AS bucket, d.manager_id, d.pipeline_id,
-              count(*)::int8 AS won, coalesce(sum(d.amount), 0)::numeric AS won_amount
-         FROM deals d
-        WHERE d.stage_id = ANY(ARRAY(SELECT s.id FROM stages s WHERE s.semantic = 'won'))
-          AND d.closed_at >= $2::timestamptz AND d.closed_at < $3::timestamptz
-        GROUP BY 1, 2, 3`,
-      [
-        months.map((m) => startOfLocalDay(`${m}-01`, ctx.tz).toISOString()),
-        startOfLocalDay(wholeFrom, ctx.tz),
-        startOfLocalDay(`${nextMonth(last)}-01`, ctx.tz),
-      ],
-    ),
+    wonDealsByMonth(ctx, first, last),
   ]);
   const pipelineIds = filters.pipelineIds;
   const rows: PlanRow[] = planRows
@@ -458,7 +463,7 @@ export async function planProgress(ctx: MetricContext, input: ToolInput): Promis
     }))
     .filter((r) => (pipelineIds ? r.pipelineId !== null && pipelineIds.includes(r.pipelineId) : true));
   const facts: FactRow[] = factRows.map((f) => ({
-    month: months[(num(f.bucket) ?? 1) - 1] as string,
+    month: f.month,
     managerId: f.manager_id,
     pipelineId: f.pipeline_id,
     won: num(f.won) ?? 0,

@@ -8,6 +8,7 @@ import { importDirectory } from '../../../src/ingest/import.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { MetricContext } from '../../../src/metrics/common.ts';
 import { dealTools } from '../../../src/metrics/deals.ts';
+import { wonDealsByMonth } from '../../../src/metrics/plan.ts';
 import type { Caller, Envelope, ToolInput } from '../../../src/metrics/types.ts';
 import { createTestDb, drivers, type TestDb } from '../../helpers/db.ts';
 import { DEMO_NOW, loadDemo } from '../../helpers/demo.ts';
@@ -253,6 +254,36 @@ describe.each(drivers)('deal rollups on %s', (driver) => {
     }, 180_000);
     afterAll(async () => {
       await db?.dispose();
+    });
+
+    it("plan_progress's won deals per month, manager and pipeline equal plain SQL", async () => {
+      const key = (r: { month: string; manager_id: string | null; pipeline_id: string }) =>
+        `${r.month}|${r.manager_id}|${r.pipeline_id}`;
+      const norm = (
+        rows: Array<{
+          month: string;
+          manager_id: string | null;
+          pipeline_id: string;
+          won: number;
+          won_amount: number;
+        }>,
+      ) => rows.map((r) => [key(r), Number(r.won), Number(r.won_amount)]).sort();
+      const expected = await db.query<{
+        month: string;
+        manager_id: string | null;
+        pipeline_id: string;
+        won: number;
+        won_amount: number;
+      }>(
+        `SELECT to_char(d.closed_at AT TIME ZONE '${TZ}', 'YYYY-MM') AS month, d.manager_id, d.pipeline_id,
+                count(*) AS won, coalesce(sum(d.amount), 0) AS won_amount
+           FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'won'
+          WHERE d.closed_at >= '2025-12-01T00:00:00+03:00' AND d.closed_at < '2026-12-01T00:00:00+03:00'
+          GROUP BY 1, 2, 3`,
+      );
+      expect(expected.length).toBeGreaterThan(20);
+      const got = await wonDealsByMonth({ db, tz: TZ }, '2025-12', '2026-11');
+      expect(norm(got)).toEqual(norm(expected));
     });
 
     it('deal_stats of every month, in total and by manager, equals plain SQL', async () => {
