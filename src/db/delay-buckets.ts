@@ -1,7 +1,7 @@
 /*
- * Delay buckets for the exact percentiles of "Время до перезвона" and
- * "Скорость ответа на заявку" (src/db/rollups/delays.ts): a delay in seconds
- * falls into width_bucket(delay, EDGES). The same SQL text builds the
+ * Delay buckets for the exact percentiles of "Время до перезвона",
+ * "Скорость ответа на заявку" and the median sales cycle
+ * (src/db/rollups/delays.ts): a delay falls into width_bucket(delay, EDGES). The same SQL text builds the
  * expression indexes (schema.ts) and the metric queries, so the planner
  * matches them; changing the edges needs a migration rebuilding both.
  */
@@ -40,6 +40,14 @@ const RESPONSE_EDGES = [
   ...[2, 2.5, 3, 4, 5, 6, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270, 365, 730].map((d) => d * DAY),
 ];
 
+/** Sales cycles (deal_stats' cycle median), in days: half-days for the first two, daily to two months, then coarser. */
+const CYCLE_EDGES = [
+  0,
+  0.5,
+  ...Array.from({ length: 60 }, (_, i) => i + 1),
+  ...[70, 80, 90, 105, 120, 150, 180, 240, 365, 545, 730, 1095],
+];
+
 const edges = (xs: number[]) => `'{${xs.join(',')}}'::float8[]`;
 
 /** `alias.` before a column, or nothing for an index definition. */
@@ -53,11 +61,17 @@ export const CALLBACK_DELAY = (alias: string) =>
 export const RESPONSE_DELAY = (alias: string) =>
   `extract(epoch FROM ${col(alias, 'first_response_at')} - ${col(alias, 'created_at')})::float8`;
 
+/** Days from a deal's creation to its closing ("Длительность цикла сделки"), exactly as deal_stats computes it. */
+export const CYCLE_DAYS = (alias: string) =>
+  `extract(epoch FROM ${col(alias, 'closed_at')} - ${col(alias, 'created_at')})::float8 / 86400`;
+
 export const CALLBACK_BUCKET = (alias: string) =>
   `width_bucket(${CALLBACK_DELAY(alias)}, ${edges(CALLBACK_EDGES)})`;
 
 export const RESPONSE_BUCKET = (alias: string) =>
   `width_bucket(${RESPONSE_DELAY(alias)}, ${edges(RESPONSE_EDGES)})`;
+
+export const CYCLE_BUCKET = (alias: string) => `width_bucket(${CYCLE_DAYS(alias)}, ${edges(CYCLE_EDGES)})`;
 
 /** The manager key of the delay indexes and rollup: '' for none. */
 export const MANAGER_KEY = (alias: string) => `coalesce(${col(alias, 'manager_id')}, '')`;

@@ -17,7 +17,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import { CALLBACK_BUCKET, MANAGER_KEY, RESPONSE_BUCKET } from './delay-buckets.ts';
+import { CALLBACK_BUCKET, CYCLE_BUCKET, MANAGER_KEY, RESPONSE_BUCKET } from './delay-buckets.ts';
 
 /*
  * CRM and telephony entities of IMPORT_FORMAT.md. Primary keys are the source
@@ -811,7 +811,29 @@ export const dealFacts = pgTable(
     index('deal_facts_won_idx')
       .on(t.closedAt, t.createdAt, t.managerId, t.sourceId, t.pipelineId)
       .where(sql`${t.won}`),
+    // The exact cycle median reads the cycles of one bucket (src/metrics/delay-percentiles.ts).
+    index('deal_facts_cycle_bucket_idx')
+      .on(sql.raw(CYCLE_BUCKET('')), sql.raw(MANAGER_KEY('')), t.closedAt, t.createdAt, t.managerId)
+      .where(sql`won`),
   ],
+);
+
+/**
+ * Cycle histograms of won deals, as delay_months (kind 'cycle'), by the local
+ * month of closing: kept by the deal rollup refresh, which alone knows when
+ * deal_facts change, in a table of its own so its ANALYZE never runs
+ * alongside the delay refresh's.
+ */
+export const dealCycleMonths = pgTable(
+  'deal_cycle_months',
+  {
+    kind: text('kind').notNull(),
+    month: date('month', { mode: 'string' }).notNull(),
+    managerId: text('manager_id').notNull(),
+    bucket: integer('bucket').notNull(),
+    before: bigint('before', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.month, t.managerId, t.bucket] })],
 );
 
 /**

@@ -15,6 +15,7 @@ import {
   referenceMoment,
   resolveFilters,
 } from './common.ts';
+import { delayPercentiles } from './delay-percentiles.ts';
 import {
   buildGroups,
   checkGroupBy,
@@ -26,6 +27,7 @@ import {
   groupKeySql,
   isoOrNull,
   isTimeGroup,
+  NONE_KEY,
   type RecordKind,
   recordFilterSql,
   runGrouped,
@@ -527,6 +529,26 @@ async function cycleMedians(
   period: ResolvedPeriod,
   groupBy: GroupBy | undefined,
 ): Promise<{ total: unknown; groups: Map<string, unknown> }> {
+  if (
+    filters.sourceIds === null &&
+    filters.pipelineIds === null &&
+    (groupBy === undefined || groupBy === 'manager' || groupBy === 'department')
+  ) {
+    // Exact, from the cycle histograms and one bucket of cycles per group instead of sorting the period's deals.
+    const found = await delayPercentiles(ctx.db, {
+      kind: 'cycle',
+      period,
+      tz: ctx.tz,
+      now: ctx.now,
+      managerIds: filters.managerIds,
+      ...(groupBy ? { groupBy } : {}),
+      fractions: [0.5],
+    });
+    const groups = new Map<string, unknown>();
+    for (const [key, [median] = []] of found)
+      if (key !== null) groups.set(key === '' ? NONE_KEY : key, median);
+    return { total: found.get(null)?.[0] ?? null, groups };
+  }
   const p = new Params();
   const g = groupBy ? groupKeySql(groupBy, 'd', 'd.closed_at', p, ctx, period) : null;
   // Text keys sort bytewise: the group sort is over a year of won deals, and the order does not matter.

@@ -4,12 +4,13 @@ import { num, Params } from './common.ts';
 import { type ResolvedPeriod, startOfLocalDay } from './period.ts';
 
 /*
- * Exact percentile_cont of callback delays and first responses without
- * sorting a period's values. The running monthly counts of delay_months (plus
+ * Exact percentile_cont of callback delays, first responses and sales cycles
+ * without sorting a period's values. The running monthly counts of delay_months (plus
  * the values of the odd days at the period's ends, minus those not yet
  * arrived at `now`) give each group's count per delay bucket; that locates the
  * bucket and the offset of the k-th value, and one index range read of that
- * bucket's values (calls_callback_bucket_idx / lead_responses_bucket_idx)
+ * bucket's values (calls_callback_bucket_idx / lead_responses_bucket_idx /
+ * deal_facts_cycle_bucket_idx)
  * yields the value itself. Interpolated exactly as PostgreSQL does.
  */
 
@@ -60,19 +61,23 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
   const s = DELAY_SOURCES[q.kind];
   const everyone = q.managerIds === null && q.groupBy === undefined;
   const p = new Params();
-  const now = `${p.add(q.now.toISOString())}::timestamptz`;
-  const scope = q.managerIds === null ? '' : ` AND ${s.manager} = ANY(${p.add(q.managerIds)}::text[])`;
+  // Added on first use: a parameter no statement part refers to is an error.
+  let scopeSql: string | undefined;
+  const scope = () => {
+    scopeSql ??= q.managerIds === null ? '' : ` AND ${s.manager} = ANY(${p.add(q.managerIds)}::text[])`;
+    return scopeSql;
+  };
   const instant = (day: string) => `${p.add(startOfLocalDay(day, q.tz).toISOString())}::timestamptz`;
   const parts: string[] = [];
   /** Counts of the months [fromMonth, toMonth): the later running count less the earlier, pair by pair. */
   const monthRows = (fromMonth: string, toMonth: string) => {
     const kind = `${p.add(q.kind)}::text`;
     const clamp = (month: string) =>
-      `least(${p.add(month)}::date, (SELECT max(x.month) FROM delay_months x WHERE x.kind = ${kind}))`;
+      `least(${p.add(month)}::date, (SELECT max(x.month) FROM ${s.months} x WHERE x.kind = ${kind}))`;
     // Every pair with a row at the earlier month has one at the later (rows run on to the last month).
     parts.push(
-      `SELECT r.manager_id, r.bucket, r.before - coalesce(e.before, 0) AS n FROM delay_months r
-         LEFT JOIN delay_months e ON e.kind = r.kind AND e.month = ${clamp(fromMonth)}
+      `SELECT r.manager_id, r.bucket, r.before - coalesce(e.before, 0) AS n FROM ${s.months} r
+         LEFT JOIN ${s.months} e ON e.kind = r.kind AND e.month = ${clamp(fromMonth)}
                                  AND e.manager_id = r.manager_id AND e.bucket = r.bucket
         WHERE r.kind = ${kind} AND r.month = ${clamp(toMonth)}
           AND r.manager_id ${everyone ? `= '*'` : `<> '*'`}${q.managerIds === null ? '' : ` AND r.manager_id = ANY(${p.add(q.managerIds)}::text[])`}`,
@@ -82,7 +87,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
     if (from >= toExcl) return;
     parts.push(
       `SELECT ${everyone ? `'*'` : s.manager} AS manager_id, ${s.bucket} AS bucket, ${sign} * count(*) AS n
-         FROM ${s.from} WHERE ${s.has} AND ${s.at} >= ${instant(from)} AND ${s.at} < ${instant(toExcl)}${scope}
+         FROM ${s.from} WHERE ${s.has} AND ${s.at} >= ${instant(from)} AND ${s.at} < ${instant(toExcl)}${scope()}
         GROUP BY 1, 2`,
     );
   };
@@ -102,18 +107,17 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
     rawRange(mFrom, from, -1);
     rawRange(from, mFrom, 1);
   }
-  const start = `${p.add(q.period.start.toISOString())}::timestamptz`;
-  const end = `${p.add(q.period.end.toISOString())}::timestamptz`;
-  // Values still ahead of now: a callback comes within 24 h of its call, so only the last day's calls can have one.
-  const notYet =
-    q.kind === 'callback'
-      ? `c.callback_at > ${now} AND c.started_at > ${now} - interval '24 hours'`
-      : `c.first_response_at > ${now}`;
-  parts.push(
-    `SELECT ${everyone ? `'*'` : s.manager} AS manager_id, ${s.bucket} AS bucket, -count(*) AS n
-       FROM ${s.from} WHERE ${s.has} AND ${s.at} >= ${start} AND ${s.at} < ${end} AND ${notYet}${scope}
-      GROUP BY 1, 2`,
-  );
+  // Values still ahead of now.
+  if (s.ahead) {
+    const start = `${p.add(q.period.start.toISOString())}::timestamptz`;
+    const end = `${p.add(q.period.end.toISOString())}::timestamptz`;
+    parts.push(
+      `SELECT ${everyone ? `'*'` : s.manager} AS manager_id, ${s.bucket} AS bucket, -count(*) AS n
+         FROM ${s.from} WHERE ${s.has} AND ${s.at} >= ${start} AND ${s.at} < ${end}
+          AND ${s.ahead(`${p.add(q.now.toISOString())}::timestamptz`)}${scope()}
+        GROUP BY 1, 2`,
+    );
+  }
 
   const gkey =
     q.groupBy === 'manager'
@@ -183,8 +187,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
     const fp = new Params();
     const fstart = `${fp.add(q.period.start.toISOString())}::timestamptz`;
     const fend = `${fp.add(q.period.end.toISOString())}::timestamptz`;
-    const fnow = `${fp.add(q.now.toISOString())}::timestamptz`;
-    const arrived = q.kind === 'callback' ? `c.callback_at <= ${fnow}` : `c.first_response_at <= ${fnow}`;
+    const arrived = s.arrived ? ` AND ${s.arrived(`${fp.add(q.now.toISOString())}::timestamptz`)}` : '';
     const fscope = q.managerIds === null ? '' : ` AND ${s.manager} = ANY(${fp.add(q.managerIds)}::text[])`;
     const list = [...wanted.values()];
     const read = (rows: typeof list, groupCond: string) => {
@@ -196,7 +199,7 @@ export async function delayPercentiles(db: Queryable, q: DelayQuestion): Promise
         CROSS JOIN LATERAL (
           SELECT ${s.delay} AS delay FROM ${s.from}
            WHERE ${s.bucket} = t.bucket AND ${s.has} AND ${s.at} >= ${fstart} AND ${s.at} < ${fend}
-             AND ${arrived}${fscope}${groupCond}
+             ${arrived}${fscope}${groupCond}
            ORDER BY 1 OFFSET t.off LIMIT 1) v`;
     };
     const totals = list.filter((w) => w.gkey === null);

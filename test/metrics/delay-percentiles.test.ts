@@ -6,13 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importDirectory } from '../../src/ingest/import.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { callTools } from '../../src/metrics/calls.ts';
+import { dealTools } from '../../src/metrics/deals.ts';
 import type { Caller, Envelope, ToolInput } from '../../src/metrics/types.ts';
 import { createTestDb, drivers, type TestDb } from '../helpers/db.ts';
 import { DEMO_NOW, loadDemo } from '../helpers/demo.ts';
 
 /*
- * Callback delays and first responses are exact percentiles read through the
- * delay histograms (delay_months) and one bucket of values. Checked two ways:
+ * Callback delays, first responses and sales cycles are exact percentiles
+ * read through the delay histograms (delay_months, deal_cycle_months) and one
+ * bucket of values. Checked two ways:
  * by hand on test/fixtures/metrics-calls as writes move the median, and
  * against plain percentile_cont over the raw tables on the demo company.
  */
@@ -21,7 +23,7 @@ const TZ = 'Europe/Moscow';
 const ADMIN: Caller = { role: 'admin', managerId: null };
 
 function tool(name: string) {
-  const t = callTools.find((x) => x.name === name);
+  const t = [...callTools, ...dealTools].find((x) => x.name === name);
   if (!t) throw new Error(`no tool ${name}`);
   return t;
 }
@@ -237,6 +239,23 @@ const RESPONSE_SQL = `WITH r AS (
   SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first - created_at)) AS median
     FROM r WHERE first IS NOT NULL`;
 
+/**
+ * Median cycle in days of the deals won in [$1, $2] (a won stage now, closed in the period), by manager ('' =
+ * none) and department ('' = none), from the deals table; $3 = managers in scope or null.
+ */
+const CYCLE_SQL = `WITH won AS (
+    SELECT coalesce(d.manager_id, '') AS manager_id, coalesce(m.department_id, '') AS department_id,
+           extract(epoch FROM d.closed_at - d.created_at)::float8 / 86400 AS cycle
+      FROM deals d JOIN stages s ON s.id = d.stage_id AND s.semantic = 'won'
+      LEFT JOIN managers m ON m.id = d.manager_id
+     WHERE d.closed_at >= ($1::date::timestamp AT TIME ZONE '${TZ}')
+       AND d.closed_at < (($2::date + 1)::timestamp AT TIME ZONE '${TZ}')
+       AND ($3::text[] IS NULL OR d.manager_id = ANY($3::text[]))
+  )
+  SELECT manager_id, department_id, GROUPING(manager_id, department_id) AS grouping,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY cycle) AS median
+    FROM won GROUP BY GROUPING SETS ((manager_id), (department_id), ())`;
+
 describe.each(drivers)(
   'exact delay percentiles equal percentile_cont over the demo company (%s)',
   (driver) => {
@@ -307,6 +326,32 @@ describe.each(drivers)(
         ]);
         const stats = await tool('calls_stats').run(ctx, { period });
         expect(stats.figures.first_response_median).toBe(num(resp?.median));
+
+        // GROUPING: 1 = by manager, 2 = by department, 3 = everything.
+        const cycles = await db.query<{
+          manager_id: string;
+          department_id: string;
+          grouping: number;
+          median: unknown;
+        }>(CYCLE_SQL, [period.from, period.to, scope]);
+        const cycleTotal = cycles.find((r) => Number(r.grouping) === 3);
+        expect(cycleTotal?.median).not.toBeNull();
+        const deals = await tool('deal_stats').run(ctx, { period });
+        expect(deals.figures.cycle_days_median).toBe(num(cycleTotal?.median));
+        for (const [groupBy, grouping, keyOf] of [
+          ['manager', 1, (r: { manager_id: string }) => r.manager_id],
+          ['department', 2, (r: { department_id: string }) => r.department_id],
+        ] as const) {
+          const env = await tool('deal_stats').run(ctx, { period, group_by: groupBy });
+          expect(env.figures.cycle_days_median).toBe(num(cycleTotal?.median));
+          const want = cycles.filter((r) => Number(r.grouping) === grouping);
+          expect(want.length).toBeGreaterThan(0);
+          for (const r of want) {
+            const key = keyOf(r) === '' ? 'none' : keyOf(r);
+            const got = env.groups?.find((g) => g.key === key)?.figures.cycle_days_median;
+            expect({ groupBy, key, median: got }).toEqual({ groupBy, key, median: num(r.median) });
+          }
+        }
       }
     });
   },

@@ -1,4 +1,5 @@
 import type { Db, Queryable } from '../client.ts';
+import { rebuildDelayHistogram } from './delays.ts';
 
 /*
  * Deal rollups (perf, issue #3) for deal_stats and stage_funnel: deal_facts
@@ -7,7 +8,9 @@ import type { Db, Queryable } from '../client.ts';
  * stay); deal_rollup and deal_stay_rollup sum them by company-local day
  * (schema.ts). Triggers (drizzle/0009_*.sql) put the ids of changed deals in
  * deal_rollup_dirty; the refresh recomputes those deals' facts and stays and
- * every rollup day they touched before or after the change.
+ * every rollup day they touched before or after the change, and the cycle
+ * histograms (deal_cycle_months, src/db/rollups/delays.ts) from the earliest
+ * closing month touched.
  */
 
 type RollupDb = Queryable & Partial<Pick<Db, 'transaction'>>;
@@ -322,6 +325,8 @@ async function refreshIn(q: Queryable, tz: string): Promise<void> {
     if (everything) await rebuildFacts(q, null);
     else if (keys.length > 0) await rebuildFacts(q, keys);
     await rebuildRollups(q, tz, null);
+    await rebuildDelayHistogram(q, 'cycle', tz, null);
+    await q.query('ANALYZE deal_cycle_months');
     await q.query(
       'INSERT INTO deal_rollup_state (id, tz) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET tz = excluded.tz',
       [tz],
@@ -332,7 +337,11 @@ async function refreshIn(q: Queryable, tz: string): Promise<void> {
   const before = await touchedBy(q, tz, keys);
   await rebuildFacts(q, keys);
   const after = await touchedBy(q, tz, keys);
-  await rebuildRollups(q, tz, union(before, after));
+  const touched = union(before, after);
+  await rebuildRollups(q, tz, touched);
+  // The cycle histograms from the month of the earliest closing day touched (a local day, in sorted order).
+  const earliest = touched.closed[0];
+  if (earliest !== undefined) await rebuildDelayHistogram(q, 'cycle', tz, `${earliest.slice(0, 7)}-01`);
 }
 
 /**
