@@ -22,6 +22,7 @@ import {
   demoData,
   dropPgDatabase,
   fmt,
+  keepPgliteDb,
   LoadSampler,
   type LoadStats,
   loadText,
@@ -282,7 +283,8 @@ async function mediumOrLarge(scale: 'medium' | 'large'): Promise<void> {
       // Kept for bench/metrics.ts, which reuses a marked database instead of importing again.
       if (values.keep) await markPgDatabase(`bench_${scale}`, scale);
       else await dropPgDatabase(`bench_${scale}`);
-    } else if (!values.keep) fs.rmSync(path.join(WORK, `pglite-${scale}`), { recursive: true, force: true });
+    } else if (values.keep) await keepPgliteDb(path.join(WORK, `pglite-${scale}`), scale);
+    else fs.rmSync(path.join(WORK, `pglite-${scale}`), { recursive: true, force: true });
   }
 }
 
