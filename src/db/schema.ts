@@ -632,6 +632,21 @@ export const leadResponses = pgTable(
   ],
 );
 
+/** A delay histogram table: per kind, local month, manager and bucket, the running count `before` that month. */
+function delayHistogram<N extends string>(name: N) {
+  return pgTable(
+    name,
+    {
+      kind: text('kind').notNull(),
+      month: date('month', { mode: 'string' }).notNull(),
+      managerId: text('manager_id').notNull(),
+      bucket: integer('bucket').notNull(),
+      before: bigint('before', { mode: 'number' }).notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.kind, t.month, t.managerId, t.bucket] })],
+  );
+}
+
 /**
  * Delay histograms for exact percentiles (src/db/rollups/delays.ts): per kind
  * ('callback' = callback delays of missed calls by the call's start,
@@ -640,17 +655,7 @@ export const leadResponses = pgTable(
  * many values fell in the months before `month` — a running count, so any run
  * of whole months is the difference of two rows. Zero counts are left out.
  */
-export const delayMonths = pgTable(
-  'delay_months',
-  {
-    kind: text('kind').notNull(),
-    month: date('month', { mode: 'string' }).notNull(),
-    managerId: text('manager_id').notNull(),
-    bucket: integer('bucket').notNull(),
-    before: bigint('before', { mode: 'number' }).notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.kind, t.month, t.managerId, t.bucket] })],
-);
+export const delayMonths = delayHistogram('delay_months');
 
 /** Completed activities per local day of completion, manager ('' = none) and type: manager_efficiency's score. */
 export const activityDays = pgTable(
@@ -824,17 +829,7 @@ export const dealFacts = pgTable(
  * deal_facts change, in a table of its own so its ANALYZE never runs
  * alongside the delay refresh's.
  */
-export const dealCycleMonths = pgTable(
-  'deal_cycle_months',
-  {
-    kind: text('kind').notNull(),
-    month: date('month', { mode: 'string' }).notNull(),
-    managerId: text('manager_id').notNull(),
-    bucket: integer('bucket').notNull(),
-    before: bigint('before', { mode: 'number' }).notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.kind, t.month, t.managerId, t.bucket] })],
-);
+export const dealCycleMonths = delayHistogram('deal_cycle_months');
 
 /**
  * One row per stage-history entry of a deal: a stay from `at` to `ended_at` =
