@@ -36,7 +36,7 @@ import {
   stageIdsByState,
   stageReach,
 } from './leads.ts';
-import { localDate, type ResolvedPeriod, startOfLocalDay } from './period.ts';
+import { localDate, type ResolvedPeriod, splitPeriod, startOfLocalDay } from './period.ts';
 import type { MetricTool } from './tool.ts';
 import type { Envelope, EnvelopeGroup, EnvelopeItem, Figures, GroupBy, ToolInput } from './types.ts';
 
@@ -522,6 +522,9 @@ async function dealTotalsFromRollups(
   return { total, groups };
 }
 
+/** Past this many time groups (a year by week or day), one sort of the period's cycles is cheaper. */
+const MAX_CYCLE_PARTS = 31;
+
 /** Median cycle (days) of the deals won in the period, in total and per group key of deal_stats. */
 async function cycleMedians(
   ctx: MetricContext,
@@ -529,25 +532,34 @@ async function cycleMedians(
   period: ResolvedPeriod,
   groupBy: GroupBy | undefined,
 ): Promise<{ total: unknown; groups: Map<string, unknown> }> {
-  if (
-    filters.sourceIds === null &&
-    filters.pipelineIds === null &&
-    (groupBy === undefined || groupBy === 'manager' || groupBy === 'department')
-  ) {
-    // Exact, from the cycle histograms and one bucket of cycles per group instead of sorting the period's deals.
-    const found = await delayPercentiles(ctx.db, {
+  // Exact, from the cycle histograms and one bucket of cycles per group instead of sorting the period's deals.
+  const histograms = filters.sourceIds === null && filters.pipelineIds === null;
+  const fromHistograms = (within: ResolvedPeriod, by?: 'manager' | 'department') =>
+    delayPercentiles(ctx.db, {
       kind: 'cycle',
-      period,
+      period: within,
       tz: ctx.tz,
       now: ctx.now,
       managerIds: filters.managerIds,
-      ...(groupBy ? { groupBy } : {}),
+      ...(by ? { groupBy: by } : {}),
       fractions: [0.5],
     });
+  if (histograms && (groupBy === undefined || groupBy === 'manager' || groupBy === 'department')) {
+    const found = await fromHistograms(period, groupBy);
     const groups = new Map<string, unknown>();
     for (const [key, [median] = []] of found)
       if (key !== null) groups.set(key === '' ? NONE_KEY : key, median);
     return { total: found.get(null)?.[0] ?? null, groups };
+  }
+  const parts = groupBy && isTimeGroup(groupBy) ? splitPeriod(period, groupBy, ctx.tz) : [];
+  if (histograms && parts.length > 0 && parts.length <= MAX_CYCLE_PARTS) {
+    // A time group is the median of its own part of the period.
+    const [total, ...each] = await Promise.all(
+      [period, ...parts.map((x) => x.period)].map(
+        async (within) => (await fromHistograms(within)).get(null)?.[0],
+      ),
+    );
+    return { total: total ?? null, groups: new Map(parts.map((x, i) => [x.key, each[i] ?? null])) };
   }
   const p = new Params();
   const g = groupBy ? groupKeySql(groupBy, 'd', 'd.closed_at', p, ctx, period) : null;

@@ -412,6 +412,34 @@ function build(range: Range, tz: string, name: string | undefined): ResolvedPeri
 }
 
 /**
+ * The parts of a period that fall in each day, week (from Monday), month or
+ * quarter, keyed as the time groups of the metric queries key them
+ * (`YYYY-MM-DD`, the week's Monday, `YYYY-MM`, `YYYY-Q1`), in order.
+ */
+export function splitPeriod(
+  period: ResolvedPeriod,
+  unit: 'day' | 'week' | 'month' | 'quarter',
+  tz: string,
+): Array<{ key: string; period: ResolvedPeriod }> {
+  const parts = new Map<string, Range>();
+  const last = parseCivil(period.to);
+  for (let c = parseCivil(period.from); compareCivil(c, last) <= 0; c = addDays(c, 1)) {
+    const key =
+      unit === 'day'
+        ? fmtCivil(c)
+        : unit === 'week'
+          ? fmtCivil(addDays(c, 1 - isoWeekday(c)))
+          : unit === 'month'
+            ? fmtCivil(c).slice(0, 7)
+            : `${c.y}-Q${Math.ceil(c.m / 3)}`;
+    const part = parts.get(key);
+    if (part) part.to = c;
+    else parts.set(key, { from: c, to: c });
+  }
+  return [...parts].map(([key, range]) => ({ key, period: build(range, tz, undefined) }));
+}
+
+/**
  * Resolves a tool's period in the company time zone (METRICS.md "Period").
  * Accepts inclusive dates, the named periods of METRICS.md, `last_N_days`,
  * `last_N_months`, `month:MM`, `month:YYYY-MM`, `quarter:YYYY-Q`, `year:YYYY`

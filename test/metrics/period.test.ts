@@ -5,6 +5,7 @@ import {
   periodInputFromSlot,
   previousPeriod,
   resolvePeriod,
+  splitPeriod,
   startOfLocalDay,
 } from '../../src/metrics/period.ts';
 
@@ -135,6 +136,39 @@ describe('resolvePeriod: months and weeks', () => {
 
   it('handles a leap February', () => {
     expect(named('month:2028-02').to).toBe('2028-02-29');
+  });
+});
+
+describe('splitPeriod: the parts of a period per time group', () => {
+  const period = resolvePeriod({ from: '2026-02-17', to: '2026-04-02' }, { now, tz: MSK });
+  const bounds = (unit: 'day' | 'week' | 'month' | 'quarter') =>
+    splitPeriod(period, unit, MSK).map((x) => [x.key, x.period.from, x.period.to]);
+
+  it('cuts months and quarters at the ends of the period', () => {
+    expect(bounds('month')).toEqual([
+      ['2026-02', '2026-02-17', '2026-02-28'],
+      ['2026-03', '2026-03-01', '2026-03-31'],
+      ['2026-04', '2026-04-01', '2026-04-02'],
+    ]);
+    expect(bounds('quarter')).toEqual([
+      ['2026-Q1', '2026-02-17', '2026-03-31'],
+      ['2026-Q2', '2026-04-01', '2026-04-02'],
+    ]);
+  });
+
+  it('keys a week by its Monday, also when the period starts mid-week', () => {
+    // 17 February 2026 is a Tuesday: its week began on Monday the 16th.
+    expect(bounds('week').slice(0, 2)).toEqual([
+      ['2026-02-16', '2026-02-17', '2026-02-22'],
+      ['2026-02-23', '2026-02-23', '2026-03-01'],
+    ]);
+    expect(bounds('day')).toHaveLength(45);
+  });
+
+  it('gives each part its instants in the company zone', () => {
+    const [march] = splitPeriod(period, 'month', MSK).filter((x) => x.key === '2026-03');
+    expect(march?.period.start.toISOString()).toBe('2026-02-28T21:00:00.000Z');
+    expect(march?.period.end.toISOString()).toBe('2026-03-31T21:00:00.000Z');
   });
 });
 
