@@ -283,7 +283,7 @@ async function mediumOrLarge(scale: 'medium' | 'large'): Promise<void> {
       // Kept for bench/metrics.ts, which reuses a marked database instead of importing again.
       if (values.keep) await markPgDatabase(`bench_${scale}`, scale);
       else await dropPgDatabase(`bench_${scale}`);
-    } else if (values.keep) await keepPgliteDb(path.join(WORK, `pglite-${scale}`), scale);
+    } else if (values.keep) keepPgliteDb(path.join(WORK, `pglite-${scale}`), scale);
     else fs.rmSync(path.join(WORK, `pglite-${scale}`), { recursive: true, force: true });
   }
 }

@@ -200,17 +200,10 @@ export async function markPgDatabase(name: string, scale: string): Promise<void>
 
 /**
  * Keeps an imported PGlite folder for bench/metrics.ts as the benchmark copy
- * of its scale: vacuumed like the PostgreSQL one (PGlite has no autovacuum, and
- * index-only scans need the visibility map), moved into place and marked.
+ * of its scale, as the import left it (which vacuums its big tables itself:
+ * PGlite has no autovacuum).
  */
-export async function keepPgliteDb(importedDir: string, scale: DemoScale): Promise<void> {
-  const { openDb } = await import('../src/db/client.ts');
-  const db = await openDb({ pgliteDir: importedDir });
-  try {
-    await db.query('VACUUM ANALYZE');
-  } finally {
-    await db.close();
-  }
+export function keepPgliteDb(importedDir: string, scale: DemoScale): void {
   const dir = path.join(WORK, `pglite-${scale}-data`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(importedDir, dir);
