@@ -169,10 +169,11 @@ async function stageTimeFromRollups(
   period: ResolvedPeriod,
   groupBy: GroupBy | undefined,
   pipelineId?: string,
-): Promise<{ total: number | null; groups: Map<string, number | null> }> {
+  alsoByStage = false,
+): Promise<StageTimes> {
   const ref = referenceMoment(ctx, period);
   // Every stay counted ends after the start and is cut at R: nothing is left when R is not after the start.
-  if (ref.getTime() <= period.start.getTime()) return { total: null, groups: new Map() };
+  if (ref.getTime() <= period.start.getTime()) return { total: null, groups: new Map(), stages: new Map() };
   const p = new Params();
   const r = `${p.add(ref.toISOString())}::timestamptz`;
   const start = `${p.add(period.start.toISOString())}::timestamptz`;
@@ -185,12 +186,25 @@ async function stageTimeFromRollups(
   const dims = (a: string) => `${a}.stage_id, ${a}.manager_id, ${a}.source_id, ${a}.pipeline_id`;
   const parts: string[] = [];
   if (wholeDays) {
+    const cube = dealCube(filters, groupBy);
+    // R's day late in its month (as for this month or year to date): that month's row less the days from
+    // R's day on (rarely any: nothing has ended after now) reads far fewer rows than its days one by one.
+    const nextMonth = monthStart(refDay, true);
+    const lateInMonth =
+      nextMonth > refDay &&
+      monthStart(refDay, false) >= monthStart(period.from, true) &&
+      Date.parse(refDay) - Date.parse(monthStart(refDay, false)) > Date.parse(nextMonth) - Date.parse(refDay);
     parts.push(
       `SELECT ${dims('x')}, x.stays::numeric AS n, x.seconds FROM deal_stay_rollup x
-        WHERE ${rollupDays(p, 'x', dealCube(filters, groupBy), period.from, refDay)} ${only('x')}`,
+        WHERE ${rollupDays(p, 'x', cube, period.from, lateInMonth ? nextMonth : refDay)} ${only('x')}`,
       `SELECT ${dims('x')}, -1, -extract(epoch FROM x.ended_at - x.at) FROM deal_stays x
         WHERE x.ended_at = ${start} AND x.regular ${only('x')}`,
     );
+    if (lateInMonth)
+      parts.push(
+        `SELECT ${dims('x')}, -x.stays::numeric, -x.seconds FROM deal_stay_rollup x
+          WHERE ${rollupDays(p, 'x', cube, refDay, nextMonth, false)} ${only('x')}`,
+      );
   }
   parts.push(
     `SELECT ${dims('x')}, 1, extract(epoch FROM x.ended_at - x.at) FROM deal_stays x
@@ -207,23 +221,40 @@ async function stageTimeFromRollups(
   let g: GroupSql | null = null;
   if (groupBy === 'stage') g = { key: 'st.stage_id', label: 'NULL::text', joins: '' };
   else if (groupBy) g = groupKeySql(groupBy, 'st', 'NULL::timestamptz', p, ctx, period);
-  const ctes = `stays AS (${parts.join('\n      UNION ALL\n      ')}),
-    base AS MATERIALIZED (
-      SELECT st.n, st.seconds, ${g ? g.key : 'NULL::text'} AS gkey, ${g ? g.label : 'NULL::text'} AS glabel
-        FROM stays st JOIN stages s ON s.id = st.stage_id AND s.semantic = 'open'
-        ${g ? g.joins : ''}
-    )`;
-  const { total, groups } = await runGrouped(
-    ctx,
-    p,
-    ctes,
-    'sum(seconds) / nullif(sum(n), 0) / 86400 AS stage_time',
-    g !== null,
+  // Summed per stage, manager, source and pipeline first: the joins and the grouping then see far fewer rows.
+  const sets = ['()'];
+  if (g) sets.unshift(`(${g.key})`);
+  if (alsoByStage && groupBy !== 'stage') sets.unshift('(st.stage_id)');
+  // Summed per stage, manager, source and pipeline first: the joins and the grouping then see far fewer rows.
+  const rows = await ctx.db.query(
+    `WITH stays AS (
+      SELECT stage_id, manager_id, source_id, pipeline_id, sum(n) AS n, sum(seconds) AS seconds
+        FROM (${parts.join('\n      UNION ALL\n      ')}) u(stage_id, manager_id, source_id, pipeline_id, n, seconds)
+       GROUP BY 1, 2, 3, 4)
+     SELECT GROUPING(st.stage_id) AS no_stage, ${g ? `GROUPING(${g.key})` : '1'} AS no_group, st.stage_id,
+            ${g ? g.key : 'NULL::text'} AS gkey, sum(st.seconds) / nullif(sum(st.n), 0) / 86400 AS stage_time
+       FROM stays st JOIN stages s ON s.id = st.stage_id AND s.semantic = 'open'
+       ${g ? g.joins : ''}
+      GROUP BY GROUPING SETS (${sets.join(', ')})`,
+    p.values,
   );
+  const set = (noStage: number, noGroup: number) =>
+    rows.filter((r) => Number(r.no_stage) === noStage && Number(r.no_group) === noGroup);
+  // By stage, the group key is the stage itself: that set is grouped by both.
+  const groupRows = groupBy === 'stage' ? set(0, 0) : set(1, 0);
   return {
-    total: num(total.stage_time),
-    groups: new Map(groups.map((row) => [String(row.gkey), num(row.stage_time)])),
+    total: num(set(1, 1)[0]?.stage_time),
+    groups: new Map(groupRows.filter((r) => r.gkey !== null).map((r) => [String(r.gkey), num(r.stage_time)])),
+    stages: new Map(set(0, 1).map((r) => [String(r.stage_id), num(r.stage_time)])),
   };
+}
+
+interface StageTimes {
+  total: number | null;
+  /** Per key of the grouping asked. */
+  groups: Map<string, number | null>;
+  /** Per stage, when asked along with another grouping. */
+  stages: Map<string, number | null>;
 }
 
 // ---------------------------------------------------------------------------
@@ -584,6 +615,28 @@ async function cycleMedians(
 }
 
 /**
+ * deal_stats' stage_time in total and per stage, and per the grouping asked:
+ * one statement over the stays when the rollups serve both.
+ */
+async function dealStageTimes(
+  ctx: MetricContext,
+  filters: ResolvedFilters,
+  period: ResolvedPeriod,
+  groupBy: GroupBy | undefined,
+  rollups: boolean,
+): Promise<{ stageTimes: Omit<StageTimes, 'stages'>; groupTimes?: Omit<StageTimes, 'stages'> }> {
+  if (rollups && groupBy && !isTimeGroup(groupBy)) {
+    const t = await stageTimeFromRollups(ctx, filters, period, groupBy, undefined, true);
+    return { stageTimes: { total: t.total, groups: t.stages }, groupTimes: t };
+  }
+  const [stageTimes, groupTimes] = await Promise.all([
+    stageTime(ctx, filters, period, 'stage'),
+    groupBy ? stageTime(ctx, filters, period, groupBy) : undefined,
+  ]);
+  return groupTimes ? { stageTimes, groupTimes } : { stageTimes };
+}
+
+/**
  * Сделки. created: created in the period; open/open_amount: in an open stage
  * now, any creation date; won/lost: closed_at in the period with a won/lost
  * stage (deals opened earlier included); cycle over those won deals; a won
@@ -600,13 +653,11 @@ export async function dealStats(ctx: MetricContext, input: ToolInput): Promise<E
 
   const fast = await useDealRollups(ctx, filters);
   // The queries are independent: on PostgreSQL they run side by side on the pool's connections.
-  const [{ total, groups }, stageTimes, groupTimes] = await Promise.all([
+  const [{ total, groups }, { stageTimes, groupTimes }] = await Promise.all([
     fast
       ? dealTotalsFromRollups(ctx, filters, period, groupBy)
       : dealTotalsRaw(ctx, filters, period, groupBy),
-    // One stage-time query serves the totals and the per-stage rows unless another grouping is asked.
-    stageTime(ctx, filters, period, 'stage'),
-    groupBy ? stageTime(ctx, filters, period, groupBy) : undefined,
+    dealStageTimes(ctx, filters, period, groupBy, fast),
   ]);
   const times = groupTimes ?? stageTimes;
   const figures = { ...dealFigures(total, mode), stage_time: stageTimes.total };

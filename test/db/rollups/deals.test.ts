@@ -320,6 +320,10 @@ describe.each(drivers)('deal rollups on %s', (driver) => {
         const end = new Date(new Date(`${last}T00:00:00+03:00`).getTime() + 86_400_000);
         const direct = await directDealStats(db, start, end, DEMO_NOW);
         expectSame(env.figures, direct.get('')!);
+        // The per-stage rows come along with the grouping by manager: the same as asked without one.
+        const plain = await run(db, 'deal_stats', { period: { from, to: last } }, DEMO_NOW);
+        expect(env.series?.by_stage).toEqual(plain.series?.by_stage);
+        expect((plain.series?.by_stage as unknown[]).length).toBeGreaterThan(3);
         for (const g of env.groups ?? []) {
           const d = direct.get(g.key);
           expect(d).toBeDefined();
