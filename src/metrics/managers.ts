@@ -1,3 +1,4 @@
+import { ensureDealRollups } from '../db/rollups/deals.ts';
 import { ensureRollups } from '../db/rollups/index.ts';
 import { ensureLeadRollups } from '../db/rollups/leads.ts';
 import { AppError } from '../errors.ts';
@@ -129,6 +130,7 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   // Scores and calls over the whole company: the efficiency denominator ignores filters and scope.
   await ensureRollups(ctx.db, ctx.tz);
   await ensureLeadRollups(ctx.db, ctx.tz);
+  await ensureDealRollups(ctx.db, ctx.tz);
   const activities = activitySourceSql(period);
   const activityQuery = ctx.db.query<{ manager_id: string | null; type: string; n: number }>(
     `SELECT nullif(manager_id, '') AS manager_id, type, sum(completed)::int8 AS n FROM (${activities.sql}) a
@@ -150,25 +152,22 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
     `SELECT x.manager_id, sum(x.leads)::int8 AS n FROM ${leadSource} x GROUP BY 1`,
     lp.values,
   );
-  // Per manager, counted by index range alone (deals_manager_created_idx, deals_manager_closed_idx): no hashing
-  // of a year of deals. Records without a manager only for the unfiltered company, as before.
+  // Deals created, won and lost per manager: the manager cube of the deal rollup (kinds c and w, by local day).
   const dp = new Params();
-  const s = dp.add(period.start);
-  const e = dp.add(period.end);
-  const counts = (who: string) => `
-      (SELECT count(*) FROM deals d WHERE ${who} AND d.created_at >= ${s}::timestamptz AND d.created_at < ${e}::timestamptz) AS created,
-      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT won FROM outcome)::text[])
-          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS won,
-      (SELECT count(*) FROM deals d WHERE ${who} AND d.stage_id = ANY((SELECT lost FROM outcome)::text[])
-          AND d.closed_at >= ${s}::timestamptz AND d.closed_at < ${e}::timestamptz) AS lost`;
+  const dealSource = rollupRowsSql(
+    'deal_rollup',
+    'm',
+    period,
+    false,
+    dp,
+    ` AND x.kind IN ('c', 'w')${anyOf(dp, 'x.manager_id', filters.managerIds)}`,
+  );
   const dealQuery = ctx.db.query<{ manager_id: string | null; created: number; won: number; lost: number }>(
-    `WITH outcome AS (
-       SELECT coalesce(array_agg(id) FILTER (WHERE semantic = 'won'), '{}') AS won,
-              coalesce(array_agg(id) FILTER (WHERE semantic = 'lost'), '{}') AS lost
-         FROM stages)
-     SELECT m.id AS manager_id, ${counts('d.manager_id = m.id')}
-       FROM managers m WHERE true${anyOf(dp, 'm.id', filters.managerIds)}
-     ${filters.managerIds === null ? `UNION ALL SELECT NULL, ${counts('d.manager_id IS NULL')}` : ''}`,
+    `SELECT x.manager_id, coalesce(sum(x.deals) FILTER (WHERE x.kind = 'c'), 0)::int8 AS created,
+            coalesce(sum(x.deals) FILTER (WHERE x.kind = 'w' AND s.semantic = 'won'), 0)::int8 AS won,
+            coalesce(sum(x.deals) FILTER (WHERE x.kind = 'w' AND s.semantic = 'lost'), 0)::int8 AS lost
+       FROM ${dealSource} x LEFT JOIN stages s ON s.id = x.stage_id
+      GROUP BY 1`,
     dp.values,
   );
   const managerQuery = ctx.db.query<{
@@ -216,7 +215,7 @@ export async function managerEfficiency(ctx: MetricContext, input: ToolInput): P
   }
   for (const r of leadRows) tally(r.manager_id).leads += num(r.n) ?? 0;
   for (const r of dealRows) {
-    // Every manager comes back; one without deals in the period must not look like one with data.
+    // A manager whose rows sum to nothing must not look like one with data.
     if ((num(r.created) ?? 0) + (num(r.won) ?? 0) + (num(r.lost) ?? 0) === 0) continue;
     const t = tally(r.manager_id);
     t.deals += num(r.created) ?? 0;

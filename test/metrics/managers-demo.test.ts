@@ -6,7 +6,7 @@ import { DEMO_NOW, loadDemo } from '../helpers/demo.ts';
 
 /*
  * manager_efficiency reads leads per manager from the lead cohort rollup and
- * deals from narrow indexes: on the demo company, every manager's leads,
+ * deals from the deal rollup: on the demo company, every manager's leads,
  * deals, win rate, calls and activity score must be what plain counts over
  * the tables give (METRICS.md: created in the period and assigned to the
  * manager; win rate = won / (won + lost) among deals closed in the period;
