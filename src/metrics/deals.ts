@@ -195,37 +195,37 @@ async function stageTimeFromRollups(
       monthStart(refDay, false) >= monthStart(period.from, true) &&
       Date.parse(refDay) - Date.parse(monthStart(refDay, false)) > Date.parse(nextMonth) - Date.parse(refDay);
     parts.push(
-      `SELECT ${dims('x')}, x.stays::numeric AS n, x.seconds FROM deal_stay_rollup x
+      `SELECT ${dims('x')}, x.stays::float8 AS n, x.seconds::float8 FROM deal_stay_rollup x
         WHERE ${rollupDays(p, 'x', cube, period.from, lateInMonth ? nextMonth : refDay)} ${only('x')}`,
-      `SELECT ${dims('x')}, -1, -extract(epoch FROM x.ended_at - x.at) FROM deal_stays x
+      `SELECT ${dims('x')}, -1, -date_part('epoch', x.ended_at - x.at) FROM deal_stays x
         WHERE x.ended_at = ${start} AND x.regular ${only('x')}`,
     );
     if (lateInMonth)
       parts.push(
-        `SELECT ${dims('x')}, -x.stays::numeric, -x.seconds FROM deal_stay_rollup x
+        `SELECT ${dims('x')}, -x.stays::float8, -x.seconds::float8 FROM deal_stay_rollup x
           WHERE ${rollupDays(p, 'x', cube, refDay, nextMonth, false)} ${only('x')}`,
       );
   }
   parts.push(
-    `SELECT ${dims('x')}, 1, extract(epoch FROM x.ended_at - x.at) FROM deal_stays x
+    `SELECT ${dims('x')}, 1, date_part('epoch', x.ended_at - x.at) FROM deal_stays x
       WHERE x.ended_at >= ${refDayStart} AND x.ended_at <= ${r} AND x.ended_at > ${start} AND x.at < ${r}
         AND x.regular ${only('x')}`,
-    `SELECT ${dims('x')}, 1, extract(epoch FROM ${r} - x.at) FROM deal_stays x
+    `SELECT ${dims('x')}, 1, date_part('epoch', ${r} - x.at) FROM deal_stays x
       WHERE x.ended_at > ${r} AND x.at < ${r} AND x.regular ${only('x')}`,
-    `SELECT ${dims('x')}, 1, extract(epoch FROM ${r} - x.at) FROM deal_stays x
+    `SELECT ${dims('x')}, 1, date_part('epoch', ${r} - x.at) FROM deal_stays x
       WHERE x.ended_at IS NULL AND x.at < ${r} AND x.regular ${only('x')}`,
-    `SELECT ${dims('x')}, 1, extract(epoch FROM least(x.ended_at, ${r}) - x.at) FROM deal_stays x
+    `SELECT ${dims('x')}, 1, date_part('epoch', least(x.ended_at, ${r}) - x.at) FROM deal_stays x
       WHERE NOT x.regular AND x.at < ${r} AND least(x.ended_at, ${r}) > ${start}
         AND x.created_at < ${r} AND (x.closed_at IS NULL OR x.closed_at >= ${start}) ${only('x')}`,
   );
   let g: GroupSql | null = null;
   if (groupBy === 'stage') g = { key: 'st.stage_id', label: 'NULL::text', joins: '' };
   else if (groupBy) g = groupKeySql(groupBy, 'st', 'NULL::timestamptz', p, ctx, period);
-  // Summed per stage, manager, source and pipeline first: the joins and the grouping then see far fewer rows.
   const sets = ['()'];
   if (g) sets.unshift(`(${g.key})`);
   if (alsoByStage && groupBy !== 'stage') sets.unshift('(st.stage_id)');
   // Summed per stage, manager, source and pipeline first: the joins and the grouping then see far fewer rows.
+  // In float8 (date_part), not numeric: the hash aggregation of a year's open stays takes half the time.
   const rows = await ctx.db.query(
     `WITH stays AS (
       SELECT stage_id, manager_id, source_id, pipeline_id, sum(n) AS n, sum(seconds) AS seconds
