@@ -373,6 +373,11 @@ export async function stageIdsByState(ctx: MetricContext): Promise<{ open: strin
   };
 }
 
+/** Money summed from two shards' exact sums: back to whole kopecks (amounts have two decimals). */
+function cents(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
 export interface ForgottenSpec {
   tool: 'forgotten_leads' | 'forgotten_deals';
   kind: RecordKind;
@@ -422,70 +427,92 @@ export async function forgottenRecords(
   // creation counts). The gap containing R (gaps are disjoint: the last one
   // starting by R, if it ends after R) starts at its last activity as of R; a
   // stored value still missing is computed from the moments up to R.
-  const touchedLater = (branch: string) =>
-    byGaps
-      ? [
-          `SELECT ${cols}, g.from_at AS la
-             FROM ${table} x
-             JOIN LATERAL (SELECT g.from_at, g.to_at FROM record_gaps g
-                            WHERE g.kind = '${spec.kind}' AND g.entity_id = x.id AND g.from_at <= ${r}
-                            ORDER BY g.from_at DESC LIMIT 1) g ON g.to_at > ${r} AND g.from_at < ${c}
-            WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at > ${r} ${where}`,
-          `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
-             FROM ${table} x
-            WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at IS NULL ${where}`,
-        ]
-      : [
-          `SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
-             FROM ${table} x
-            WHERE ${branch} AND x.created_at < ${c} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}`,
-        ];
-  const branches = openBranches.flatMap((branch) => [
-    `SELECT ${cols}, x.last_activity_at AS la
+  // Each branch in the shard of its cost: the gap probes of records touched after R apart from the rest,
+  // so that on PostgreSQL the two run side by side on the pool's connections.
+  const plain: string[] = [];
+  const probed: string[] = [];
+  for (const branch of openBranches) {
+    plain.push(`SELECT ${cols}, x.last_activity_at AS la
        FROM ${table} x
-      WHERE ${branch} AND x.created_at <= ${r} AND x.last_activity_at < ${c} ${where}`,
-    ...touchedLater(branch),
-  ]);
-  const ctes = `cand AS MATERIALIZED (${branches.join('\n      UNION ALL\n      ')}),
-    forgotten AS (SELECT * FROM cand WHERE la < ${c})`;
-  const cteParams = [...p.values];
+      WHERE ${branch} AND x.created_at <= ${r} AND x.last_activity_at < ${c} ${where}`);
+    // Touched after R: a record created at or after the cut cannot qualify (its
+    // creation counts). The gap containing R (gaps are disjoint: the last one
+    // starting by R, if it ends after R) starts at its last activity as of R; a
+    // stored value still missing is computed from the moments up to R.
+    if (byGaps) {
+      probed.push(`SELECT ${cols}, g.from_at AS la
+         FROM ${table} x
+         JOIN LATERAL (SELECT g.from_at, g.to_at FROM record_gaps g
+                        WHERE g.kind = '${spec.kind}' AND g.entity_id = x.id AND g.from_at <= ${r}
+                        ORDER BY g.from_at DESC LIMIT 1) g ON g.to_at > ${r} AND g.from_at < ${c}
+        WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at > ${r} ${where}`);
+      plain.push(`SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
+         FROM ${table} x
+        WHERE ${branch} AND x.created_at < ${c} AND x.last_activity_at IS NULL ${where}`);
+    } else {
+      plain.push(`SELECT ${cols}, ${lastActivitySql(spec.kind, 'x', r)} AS la
+         FROM ${table} x
+        WHERE ${branch} AND x.created_at < ${c} AND (x.last_activity_at > ${r} OR x.last_activity_at IS NULL) ${where}`);
+    }
+  }
   // For a past reference the stage shown is the one the record was in at R, from its history.
   const stageAtRef = past
     ? `coalesce((SELECT h.stage_id FROM stage_history h
            WHERE h.entity = '${spec.kind}' AND h.entity_id = f.id AND h.at <= ${r}
            ORDER BY h.at DESC, h.stage_id DESC LIMIT 1), f.stage_id)`
     : 'f.stage_id';
-  // Counts per manager in a query of their own, side by side with the list (PostgreSQL runs them on two connections).
-  const groupRowsRead =
-    input.group_by === 'manager'
-      ? ctx.db.query(
-          `WITH ${ctes}
-           SELECT coalesce(f.manager_id, '${NONE_KEY}') AS gkey, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS glabel,
-                  count(*) AS n, coalesce(sum(f.amount), 0) AS amount
-             FROM forgotten f LEFT JOIN managers m ON m.id = f.manager_id
-            GROUP BY 1, 2`,
-          cteParams,
-        )
-      : undefined;
-  // The page is chosen over the narrow candidate rows; titles are read for it only.
-  const listRead = ctx.db.query(
-    `WITH ${ctes}
-     SELECT f.id, x.title, x.created_at, f.amount, f.la,
-            coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name, st.name AS stage_name,
-            floor(extract(epoch FROM (${r} - f.la)) / 86400)::int AS days_idle, f.total, f.total_amount
-       FROM (SELECT f.*, count(*) OVER () AS total, sum(f.amount) OVER () AS total_amount
-               FROM forgotten f ORDER BY f.la, f.id LIMIT ${p.add(limit)}) f
-       JOIN ${table} x ON x.id = f.id
-       LEFT JOIN managers m ON m.id = f.manager_id
-       LEFT JOIN stages st ON st.id = ${stageAtRef}
-      ORDER BY f.la, f.id`,
-    p.values,
-  );
-  const [rows, groupRows] = await Promise.all([listRead, groupRowsRead]);
+  const lim = p.add(limit);
+  const grouped = input.group_by === 'manager';
+  // Per shard, one statement: its first page (part i), its count and amount (t) and per manager (g).
+  const shard = (branches: string[]) =>
+    ctx.db.query(
+      `WITH cand AS MATERIALIZED (${branches.join('\n      UNION ALL\n      ')}),
+         forgotten AS (SELECT * FROM cand WHERE la < ${c}),
+         page AS (SELECT * FROM forgotten f ORDER BY f.la, f.id LIMIT ${lim})
+       SELECT 'i' AS part, f.id, x.title, x.created_at, f.amount, f.la,
+              coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}) AS manager_name, st.name AS stage_name,
+              floor(extract(epoch FROM (${r} - f.la)) / 86400)::int AS days_idle, NULL::text AS gkey, NULL::bigint AS n
+         FROM page f
+         JOIN ${table} x ON x.id = f.id
+         LEFT JOIN managers m ON m.id = f.manager_id
+         LEFT JOIN stages st ON st.id = ${stageAtRef}
+       UNION ALL
+       SELECT 't', NULL, NULL, NULL, coalesce(sum(f.amount), 0), NULL, NULL, NULL, NULL, NULL, count(*) FROM forgotten f
+       ${
+         grouped
+           ? `UNION ALL
+       SELECT 'g', NULL, NULL, NULL, coalesce(sum(f.amount), 0), NULL, coalesce(m.name, ${sqlText(NO_MANAGER_LABEL)}),
+              NULL, NULL, coalesce(f.manager_id, '${NONE_KEY}'), count(*)
+         FROM forgotten f LEFT JOIN managers m ON m.id = f.manager_id
+        GROUP BY f.manager_id, m.name`
+           : ''
+       }`,
+      p.values,
+    );
+  const shards = await Promise.all([shard(plain), ...(probed.length > 0 ? [shard(probed)] : [])]);
+  const all = shards.flat();
+  const time = (v: unknown) => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
+  const rows = all
+    .filter((x) => x.part === 'i')
+    .sort((a, b) => time(a.la) - time(b.la) || (String(a.id) < String(b.id) ? -1 : 1))
+    .slice(0, limit);
+  const totals = all.filter((x) => x.part === 't');
+  const groupRows = new Map<string, Row>();
+  for (const g of all.filter((x) => x.part === 'g')) {
+    const key = String(g.gkey);
+    const before = groupRows.get(key);
+    groupRows.set(key, {
+      gkey: key,
+      glabel: g.manager_name,
+      n: (num(before?.n) ?? 0) + (num(g.n) ?? 0),
+      amount: cents((num(before?.amount) ?? 0) + (num(g.amount) ?? 0)),
+    });
+  }
   const countKey = spec.tool;
-  const total = num(rows[0]?.total) ?? 0;
+  const total = totals.reduce((sum, t) => sum + (num(t.n) ?? 0), 0);
   const figures: Figures = { [countKey]: total };
-  if (spec.kind === 'deal') figures.forgotten_amount = num(rows[0]?.total_amount) ?? 0;
+  if (spec.kind === 'deal')
+    figures.forgotten_amount = cents(totals.reduce((sum, t) => sum + (num(t.amount) ?? 0), 0));
   const items = rows.map((row) => {
     const item = itemOf(row);
     if (spec.kind === 'lead') delete item.amount;
@@ -495,10 +522,10 @@ export async function forgottenRecords(
   });
 
   const body: Omit<Envelope, 'metric' | 'period' | 'filters'> = { figures, items };
-  if (groupRows) {
+  if (grouped) {
     body.groups = buildGroups(
       'manager',
-      groupRows,
+      [...groupRows.values()],
       (g) =>
         spec.kind === 'deal'
           ? { [countKey]: num(g?.n) ?? 0, forgotten_amount: num(g?.amount) ?? 0 }
