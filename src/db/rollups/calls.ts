@@ -197,6 +197,9 @@ export async function refreshCallRollups(db: Queryable, tz: string): Promise<{ r
   const fullFlags = phones === 'all' || phones.length > FULL_FLAGS_ABOVE;
   const flagDays =
     phones === 'all' || phones.length > 0 ? await refreshFlags(db, fullFlags ? 'all' : phones) : [];
+  // Every call's flags were set anew (an import that was not a bulk load): the planner's statistics of
+  // callback_at, and of the partial indexes on it, were taken before.
+  if (fullFlags) await db.query('ANALYZE calls');
   const rebuild = marked === 'all' || state?.tz !== tz || fullFlags;
   const days = rebuild ? [] : localDaysOf([...marked, ...flagDays]);
   if (rebuild || days.length > FULL_DAYS_ABOVE) {
