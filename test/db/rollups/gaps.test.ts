@@ -149,7 +149,10 @@ describe.each(drivers)('forgotten records as of a past moment (%s)', (driver) =>
           ).toEqual(want.slice(0, 1000).map((o) => [o.id, new Date(o.la).toISOString()]));
           // A short page: the longest idle first, whichever way each record was found (the gap or not).
           const page = await run(db, tool, { period, days, limit: 3 }, DEMO_NOW);
-          expect(page.items?.map((i) => i.id), label).toEqual(want.slice(0, 3).map((o) => o.id));
+          expect(
+            page.items?.map((i) => i.id),
+            label,
+          ).toEqual(want.slice(0, 3).map((o) => o.id));
           expect(page.figures[tool], label).toBe(want.length);
         }
       }
