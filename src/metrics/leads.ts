@@ -423,10 +423,6 @@ export async function forgottenRecords(
     const closed = p.add(stageIds.closed);
     openBranches.push(`x.stage_id = ANY(${closed}::text[]) AND x.closed_at > ${r}`);
   }
-  // Touched after R: a record created at or after the cut cannot qualify (its
-  // creation counts). The gap containing R (gaps are disjoint: the last one
-  // starting by R, if it ends after R) starts at its last activity as of R; a
-  // stored value still missing is computed from the moments up to R.
   // Each branch in the shard of its cost: the gap probes of records touched after R apart from the rest,
   // so that on PostgreSQL the two run side by side on the pool's connections.
   const plain: string[] = [];
